@@ -49,10 +49,10 @@ struct sink {
 	const struct sink_type *type;
 	char *name;
 	uv_loop_t *loop;
-	void *conf;           /* type->opts filled from the section */
-	void *priv;           /* the implementation's own state */
-	bool check_only;      /* --check-config: validate, touch nothing */
-	const char *file;     /* the section's file and line, for messages */
+	void *conf;       /* type->opts filled from the section */
+	void *priv;       /* the implementation's own state */
+	bool check_only;  /* --check-config: validate, touch nothing */
+	const char *file; /* the section's file and line, for messages */
 	int line;
 	uint64_t max_record_size; /* the largest serialized record to expect */
 	const char *state_dir;
