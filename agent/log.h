@@ -11,7 +11,7 @@ enum log_level log_get_level(void);
 /* Parses "debug", "info", "warning" (or "warn"), "error"; -1 if unknown. */
 int log_level_parse(const char *s);
 void log_msg(enum log_level level, const char *who, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define log_debug(who, ...) log_msg(LOG_DEBUG, who, __VA_ARGS__)
 #define log_info(who, ...) log_msg(LOG_INFO, who, __VA_ARGS__)

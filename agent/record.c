@@ -59,11 +59,11 @@ int record_level_parse(const char *s, size_t len)
 		const char *name;
 		int level;
 	} alias[] = {
-		{"debug", RECORD_DEBUG}, {"trace", RECORD_DEBUG},     {"verbose", RECORD_DEBUG},
-		{"info", RECORD_INFO},   {"information", RECORD_INFO}, {"log", RECORD_INFO},
-		{"notice", RECORD_INFO}, {"warning", RECORD_WARNING}, {"warn", RECORD_WARNING},
-		{"error", RECORD_ERROR}, {"err", RECORD_ERROR},       {"fatal", RECORD_ERROR},
-		{"critical", RECORD_ERROR},
+	    {"debug", RECORD_DEBUG},    {"trace", RECORD_DEBUG},      {"verbose", RECORD_DEBUG},
+	    {"info", RECORD_INFO},      {"information", RECORD_INFO}, {"log", RECORD_INFO},
+	    {"notice", RECORD_INFO},    {"warning", RECORD_WARNING},  {"warn", RECORD_WARNING},
+	    {"error", RECORD_ERROR},    {"err", RECORD_ERROR},        {"fatal", RECORD_ERROR},
+	    {"critical", RECORD_ERROR},
 	};
 	for (size_t i = 0; i < sizeof(alias) / sizeof(alias[0]); i++)
 		if (match_name(s, len, alias[i].name))

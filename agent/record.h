@@ -20,13 +20,13 @@ struct record {
 	unsigned refs;
 	enum record_kind kind;
 	enum record_level level;
-	int64_t start_ms;  /* the event's start time, ms since the epoch */
-	uint64_t id_hash;  /* record_hash() of the event id (or of the event) */
-	char *id;          /* the event id, verbatim; NUL-terminated, owned */
+	int64_t start_ms; /* the event's start time, ms since the epoch */
+	uint64_t id_hash; /* record_hash() of the event id (or of the event) */
+	char *id;         /* the event id, verbatim; NUL-terminated, owned */
 	const char *project_id;
 	const char *function_id;
 	const char *function_name;
-	char *json;        /* the serialized record: one line, no newline, owned */
+	char *json; /* the serialized record: one line, no newline, owned */
 	size_t json_len;
 
 	/* Router bookkeeping: which stream it came from, its arrival number

@@ -1,0 +1,342 @@
+#include "agent.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "project.h"
+#include "router.h"
+#include "statedir.h"
+
+struct agent_conf {
+	char *state_dir;
+	int log_level;
+	struct opt_list include;
+	uint64_t checkpoint_interval_ms;
+	uint64_t shutdown_timeout_ms;
+	char *hostname;
+};
+
+#define A(field) offsetof(struct agent_conf, field)
+const struct opt_def agent_opts[] = {
+    {"state_dir", OPT_STRING, "/var/lib/sinch-logd", 0, A(state_dir), NULL,
+     "checkpoints, dead letters and the lock live here; one agent per state_dir"},
+    {"log_level", OPT_ENUM, "info", 0, A(log_level), "debug|info|warning|error",
+     "the agent's own log level"},
+    {"include", OPT_LIST, "", 0, A(include), NULL,
+     "more configuration files (globs, relative to this file), e.g. conf.d/*.conf"},
+    {"checkpoint_interval", OPT_DURATION, "1s", 0, A(checkpoint_interval_ms), NULL,
+     "how often acknowledged progress is written"},
+    {"shutdown_timeout", OPT_DURATION, "10s", 0, A(shutdown_timeout_ms), NULL,
+     "how long SIGTERM waits for the sinks to drain"},
+    {"hostname", OPT_STRING, NULL, 0, A(hostname), NULL,
+     "the host name written into records (default: the system's)"},
+    {NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+struct agent {
+	uv_loop_t loop;
+	struct conf conf;
+	struct agent_conf ac;
+	struct statedir sd;
+	struct httpc http;
+	struct router router;
+	struct project **projects;
+	size_t nprojects;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t ckpt_timer, shutdown_timer;
+	bool shutting_down;
+	bool flushed;
+	int exit_code;
+	char host[256];
+};
+
+static int load_config(const char *path, struct conf *c, struct agent_conf *ac,
+                       struct conf_errs *errs)
+{
+	if (conf_load(path, c, errs) != 0)
+		return LG_ECONFIG;
+	const struct conf_section *sec = conf_find(c, "agent", NULL);
+	if (sec) {
+		opts_apply(agent_opts, ac, sec, errs);
+		conf_check_unused(sec, errs);
+	} else {
+		opts_defaults(agent_opts, ac);
+	}
+	return errs->count ? LG_ECONFIG : 0;
+}
+
+/* Reads and validates the project sections into a, without connecting. */
+static int load_projects(struct agent *a, bool check_only, struct conf_errs *errs)
+{
+	for (size_t i = 0; i < a->conf.n; i++) {
+		const struct conf_section *sec = &a->conf.sections[i];
+		if (strcmp(sec->type, "project") != 0)
+			continue;
+		struct project *p = project_new(sec, errs);
+		if (!p)
+			continue;
+		struct project **grown =
+		    realloc(a->projects, (a->nprojects + 1) * sizeof(*a->projects));
+		if (!grown) {
+			project_free(p);
+			return LG_ENOMEM;
+		}
+		a->projects = grown;
+		a->projects[a->nprojects++] = p;
+		p->state_dir = a->ac.state_dir;
+		p->host = a->host;
+		(void)check_only;
+	}
+	if (a->nprojects == 0 && errs->count == 0)
+		conf_err(errs, a->conf.nfiles ? a->conf.files[0] : "?", 1,
+		         "no [project NAME] section: nothing to read");
+	return errs->count ? LG_ECONFIG : 0;
+}
+
+static uint64_t max_event_size(const struct agent *a)
+{
+	uint64_t m = 0;
+	for (size_t i = 0; i < a->nprojects; i++)
+		if (a->projects[i]->conf.max_event_size > m)
+			m = a->projects[i]->conf.max_event_size;
+	return m;
+}
+
+int agent_check_config(const char *path, FILE *err)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	struct conf_errs errs;
+	conf_errs_init(&errs);
+	if (!a)
+		return 1;
+	uv_loop_init(&a->loop);
+	router_init(&a->router, &a->loop);
+	snprintf(a->host, sizeof(a->host), "check");
+	int rc = load_config(path, &a->conf, &a->ac, &errs);
+	if (rc == 0 || a->conf.n) {
+		load_projects(a, true, &errs);
+		router_add_sinks(&a->router, &a->conf, a->ac.state_dir, 3 * max_event_size(a), true,
+		                 &errs);
+	}
+	if (errs.count)
+		fwrite(errs.text.data, 1, errs.text.len, err);
+	int status = errs.count ? 1 : 0;
+	for (size_t i = 0; i < a->nprojects; i++)
+		project_free(a->projects[i]);
+	free(a->projects);
+	router_free(&a->router);
+	opts_free(agent_opts, &a->ac);
+	conf_free(&a->conf);
+	conf_errs_free(&errs);
+	uv_run(&a->loop, UV_RUN_NOWAIT);
+	uv_loop_close(&a->loop);
+	free(a);
+	return status;
+}
+
+/* ---- running ---- */
+
+static void on_ckpt_timer(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+	for (size_t i = 0; i < a->nprojects; i++)
+		project_save_checkpoints(a->projects[i]);
+}
+
+static void close_handle(uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void on_router_closed(struct router *rt)
+{
+	struct agent *a = rt->data;
+	httpc_close(&a->http, NULL);
+	close_handle((uv_handle_t *)&a->sig_term);
+	close_handle((uv_handle_t *)&a->sig_int);
+	close_handle((uv_handle_t *)&a->sig_hup);
+	close_handle((uv_handle_t *)&a->ckpt_timer);
+	close_handle((uv_handle_t *)&a->shutdown_timer);
+}
+
+static void on_projects_closed(struct agent *a)
+{
+	router_close(&a->router, on_router_closed);
+}
+
+static void on_project_closed(struct project *p)
+{
+	struct agent *a = p->agent;
+	for (size_t i = 0; i < a->nprojects; i++)
+		if (a->projects[i] && a->projects[i]->closing && !a->projects[i]->closed)
+			return;
+	on_projects_closed(a);
+}
+
+static void on_flushed(struct router *rt)
+{
+	struct agent *a = rt->data;
+	if (a->flushed)
+		return;
+	a->flushed = true;
+	uv_timer_stop(&a->shutdown_timer);
+	for (size_t i = 0; i < a->nprojects; i++)
+		project_save_checkpoints(a->projects[i]);
+	log_info(NULL, "sinks drained, checkpoints written; stopping");
+	size_t n = a->nprojects;
+	if (n == 0) {
+		on_projects_closed(a);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		a->projects[i]->closing = true;
+	for (size_t i = 0; i < n; i++)
+		project_close(a->projects[i], on_project_closed);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+	log_error(NULL, "sinks did not drain within shutdown_timeout; what they hold is replayed "
+	                "at the next start");
+	on_flushed(&a->router);
+}
+
+static void agent_shutdown(struct agent *a, int exit_code)
+{
+	if (a->shutting_down)
+		return;
+	a->shutting_down = true;
+	if (exit_code)
+		a->exit_code = exit_code;
+	log_info(NULL, "shutting down: draining sinks (up to %llu ms)",
+	         (unsigned long long)a->ac.shutdown_timeout_ms);
+	for (size_t i = 0; i < a->nprojects; i++)
+		project_stop(a->projects[i]);
+	uv_timer_stop(&a->ckpt_timer);
+	/* A sink that misses its own deadline must not hold the exit. */
+	uv_timer_start(&a->shutdown_timer, on_shutdown_timeout, a->ac.shutdown_timeout_ms + 2000,
+	               0);
+	router_flush(&a->router, uv_now(&a->loop) + a->ac.shutdown_timeout_ms, on_flushed);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct agent *a = h->data;
+	if (signum == SIGHUP) {
+		log_info(NULL, "SIGHUP: reopening sink files");
+		router_reopen(&a->router);
+		return;
+	}
+	if (a->shutting_down) {
+		log_warn(NULL, "second signal: exiting without waiting for the sinks");
+		exit(1);
+	}
+	agent_shutdown(a, 0);
+}
+
+static void on_record_done(struct router *rt, struct record *r)
+{
+	(void)rt;
+	stream_record_done(r->origin, r);
+}
+
+static void on_drain(struct router *rt)
+{
+	struct agent *a = rt->data;
+	for (size_t i = 0; i < a->nprojects; i++)
+		project_resume(a->projects[i]);
+}
+
+static void on_project_fatal(struct project *p)
+{
+	agent_shutdown(p->agent, 1);
+}
+
+static int start(struct agent *a, struct conf_errs *errs)
+{
+	uv_signal_init(&a->loop, &a->sig_term);
+	uv_signal_init(&a->loop, &a->sig_int);
+	uv_signal_init(&a->loop, &a->sig_hup);
+	a->sig_term.data = a->sig_int.data = a->sig_hup.data = a;
+	uv_signal_start(&a->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&a->sig_int, on_signal, SIGINT);
+	uv_signal_start(&a->sig_hup, on_signal, SIGHUP);
+	uv_timer_init(&a->loop, &a->ckpt_timer);
+	uv_timer_init(&a->loop, &a->shutdown_timer);
+	a->ckpt_timer.data = a->shutdown_timer.data = a;
+	if (httpc_init(&a->http, &a->loop) != 0)
+		return 1;
+	a->router.data = a;
+	a->router.on_done = on_record_done;
+	a->router.on_drain = on_drain;
+	char msg[512];
+	if (statedir_open(a->ac.state_dir, &a->sd, msg, sizeof(msg)) != 0) {
+		log_error(NULL, "%s", msg);
+		return 1;
+	}
+	if (router_add_sinks(&a->router, &a->conf, a->ac.state_dir,
+	                     3 * max_event_size(a) + (1 << 20), false, errs) != 0)
+		return 1;
+	uint64_t iv = a->ac.checkpoint_interval_ms ? a->ac.checkpoint_interval_ms : 1000;
+	uv_timer_start(&a->ckpt_timer, on_ckpt_timer, iv, iv);
+	for (size_t i = 0; i < a->nprojects; i++) {
+		struct project *p = a->projects[i];
+		p->agent = a;
+		p->on_fatal = on_project_fatal;
+		if (project_start(p, &a->loop, &a->http, &a->router) != 0)
+			return 1;
+	}
+	log_info(NULL, "sinch-logd %s started: %zu project(s), %zu sink(s), state in %s",
+	         SINCH_LOGD_VERSION, a->nprojects, a->router.nsinks, a->ac.state_dir);
+	return 0;
+}
+
+int agent_run(const char *path, int log_level)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	if (!a)
+		return 1;
+	struct conf_errs errs;
+	conf_errs_init(&errs);
+	uv_loop_init(&a->loop);
+	router_init(&a->router, &a->loop);
+	if (gethostname(a->host, sizeof(a->host) - 1) != 0)
+		snprintf(a->host, sizeof(a->host), "unknown");
+	signal(SIGPIPE, SIG_IGN);
+	int status = 0;
+	if (load_config(path, &a->conf, &a->ac, &errs) == 0)
+		load_projects(a, false, &errs);
+	if (a->ac.hostname)
+		snprintf(a->host, sizeof(a->host), "%s", a->ac.hostname);
+	log_set_level(log_level >= 0 ? (enum log_level)log_level : (enum log_level)a->ac.log_level);
+	if (errs.count == 0) {
+		if (start(a, &errs) != 0)
+			agent_shutdown(a, 1);
+		uv_run(&a->loop, UV_RUN_DEFAULT);
+		status = a->exit_code;
+	}
+	if (errs.count) {
+		fwrite(errs.text.data, 1, errs.text.len, stderr);
+		status = 2;
+	}
+	for (size_t i = 0; i < a->nprojects; i++)
+		project_free(a->projects[i]);
+	free(a->projects);
+	router_free(&a->router);
+	statedir_close(&a->sd);
+	opts_free(agent_opts, &a->ac);
+	conf_free(&a->conf);
+	conf_errs_free(&errs);
+	if (uv_loop_close(&a->loop) != 0)
+		log_warn(NULL, "event loop closed with handles still open");
+	free(a);
+	return status;
+}

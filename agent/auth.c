@@ -1,0 +1,246 @@
+#include "auth.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+
+#define AUTH_MAX_BODY (64 * 1024)
+
+static void fetch(struct auth *a);
+
+static void notify(struct auth *a, int err)
+{
+	/* Callbacks may queue again (auth_get); take the list first. */
+	struct auth_wait *w = a->waiters;
+	a->waiters = NULL;
+	while (w) {
+		struct auth_wait *next = w->next;
+		w->queued = false;
+		w->next = NULL;
+		w->cb(w, err ? NULL : a->token, err);
+		w = next;
+	}
+}
+
+static void on_refresh_timer(uv_timer_t *t)
+{
+	struct auth *a = t->data;
+	if (!a->fetching && !a->closing)
+		fetch(a);
+}
+
+static void schedule_refresh(struct auth *a, uint64_t lifetime_ms)
+{
+	uint64_t margin = lifetime_ms / 10;
+	if (margin > 60000)
+		margin = 60000;
+	uv_timer_start(&a->timer, on_refresh_timer, lifetime_ms - margin, 0);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
+{
+	struct auth *a = ud;
+	if (buf_append(&a->body, ptr, size * n) != 0)
+		return 0; /* too large: curl fails the transfer */
+	return size * n;
+}
+
+static int parse_answer(struct auth *a, uint64_t *lifetime_ms)
+{
+	cJSON *doc = cJSON_ParseWithLength(a->body.data ? a->body.data : "", a->body.len);
+	if (!doc)
+		return LG_EPARSE;
+	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(doc, "access_token");
+	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(doc, "expires_in");
+	int rc = LG_EPARSE;
+	if (cJSON_IsString(tok) && tok->valuestring[0] && strlen(tok->valuestring) < 16384) {
+		char *copy = strdup(tok->valuestring);
+		if (!copy) {
+			rc = LG_ENOMEM;
+		} else {
+			free(a->token);
+			a->token = copy;
+			double secs = cJSON_IsNumber(exp) ? exp->valuedouble : 3600;
+			if (secs < 1)
+				secs = 1;
+			if (secs > 86400 * 365)
+				secs = 86400 * 365;
+			*lifetime_ms = (uint64_t)(secs * 1000);
+			rc = 0;
+		}
+	}
+	cJSON_Delete(doc);
+	return rc;
+}
+
+static void on_done(struct httpc_req *req, CURLcode result)
+{
+	struct auth *a = req->data;
+	long status = httpc_status(req);
+	a->fetching = false;
+	int err = 0;
+	uint64_t lifetime = 0;
+	if (result != CURLE_OK) {
+		log_warn(a->who, "token request failed: %s", curl_easy_strerror(result));
+		err = LG_EAGAIN;
+	} else if (status == 401 || status == 400 || status == 403) {
+		log_error(a->who,
+		          "token request rejected with HTTP %ld: check key_id and key_secret",
+		          status);
+		err = LG_EAUTH;
+	} else if (status == 429 || status >= 500) {
+		log_warn(a->who, "token endpoint answered HTTP %ld, backing off", status);
+		err = LG_EAGAIN;
+	} else if (status != 200) {
+		log_error(a->who, "token endpoint answered HTTP %ld", status);
+		err = LG_EPROTO;
+	} else if ((err = parse_answer(a, &lifetime)) != 0) {
+		log_error(a->who, "token endpoint answer is not a token response");
+	}
+	buf_free(&a->body);
+	if (err) {
+		a->failures++;
+		/* A proactive refresh failed while the old token still works:
+		 * try again later, before it runs out. */
+		if (a->token && uv_now(a->loop) < a->expires_at)
+			uv_timer_start(&a->timer, on_refresh_timer, backoff_next(&a->backoff), 0);
+		notify(a, err);
+		return;
+	}
+	a->refreshes++;
+	backoff_reset(&a->backoff);
+	a->expires_at = uv_now(a->loop) + lifetime;
+	log_debug(a->who, "token refreshed, valid for %llu s",
+	          (unsigned long long)(lifetime / 1000));
+	schedule_refresh(a, lifetime);
+	notify(a, 0);
+}
+
+static void fetch(struct auth *a)
+{
+	CURL *e = a->req.easy;
+	curl_easy_reset(e);
+	curl_easy_setopt(e, CURLOPT_URL, a->conf.token_url);
+	curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	curl_easy_setopt(e, CURLOPT_USERNAME, a->conf.key_id ? a->conf.key_id : "");
+	curl_easy_setopt(e, CURLOPT_PASSWORD, a->conf.key_secret ? a->conf.key_secret : "");
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, "grant_type=client_credentials");
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, a);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)a->conf.timeout_ms);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "sinch-logd/" SINCH_LOGD_VERSION);
+	if (a->conf.proxy)
+		curl_easy_setopt(e, CURLOPT_PROXY, a->conf.proxy);
+	if (a->conf.ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, a->conf.ca_file);
+	buf_init(&a->body, AUTH_MAX_BODY);
+	a->fetching = true;
+	if (httpc_start(a->http, &a->req) != 0) {
+		a->fetching = false;
+		notify(a, LG_ECLOSED);
+	}
+}
+
+int auth_init(struct auth *a, uv_loop_t *loop, struct httpc *http, const struct auth_conf *conf,
+              const char *who)
+{
+	memset(a, 0, sizeof(*a));
+	a->loop = loop;
+	a->http = http;
+	a->conf = *conf;
+	a->who = who;
+	if (!a->conf.timeout_ms)
+		a->conf.timeout_ms = 30000;
+	backoff_init(&a->backoff, 500, 60000);
+	if (conf->static_token) {
+		a->token = strdup(conf->static_token);
+		if (!a->token)
+			return LG_ENOMEM;
+		a->expires_at = UINT64_MAX;
+	}
+	a->req.easy = curl_easy_init();
+	if (!a->req.easy) {
+		free(a->token);
+		return LG_ENOMEM;
+	}
+	a->req.done = on_done;
+	a->req.data = a;
+	uv_timer_init(loop, &a->timer);
+	a->timer.data = a;
+	return 0;
+}
+
+void auth_get(struct auth *a, struct auth_wait *w)
+{
+	if (a->token && uv_now(a->loop) < a->expires_at) {
+		w->cb(w, a->token, 0);
+		return;
+	}
+	if (a->closing) {
+		w->cb(w, NULL, LG_ECLOSED);
+		return;
+	}
+	if (!w->queued) {
+		w->queued = true;
+		w->next = a->waiters;
+		a->waiters = w;
+	}
+	if (!a->fetching) {
+		if (a->conf.static_token) {
+			notify(a, LG_EAUTH);
+			return;
+		}
+		fetch(a);
+	}
+}
+
+void auth_cancel(struct auth *a, struct auth_wait *w)
+{
+	if (!w->queued)
+		return;
+	for (struct auth_wait **p = &a->waiters; *p; p = &(*p)->next) {
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	}
+	w->queued = false;
+	w->next = NULL;
+}
+
+void auth_invalidate(struct auth *a, const char *token)
+{
+	if (a->conf.static_token || !a->token || !token || strcmp(a->token, token) != 0)
+		return;
+	free(a->token);
+	a->token = NULL;
+	a->expires_at = 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct auth *a = h->data;
+	curl_easy_cleanup(a->req.easy);
+	a->req.easy = NULL;
+	free(a->token);
+	a->token = NULL;
+	if (a->closed)
+		a->closed(a);
+}
+
+void auth_close(struct auth *a, void (*closed)(struct auth *a))
+{
+	a->closing = true;
+	a->closed = closed;
+	if (a->fetching) {
+		httpc_cancel(&a->req);
+		a->fetching = false;
+		buf_free(&a->body);
+	}
+	notify(a, LG_ECLOSED);
+	uv_close((uv_handle_t *)&a->timer, on_timer_closed);
+}

@@ -1,0 +1,50 @@
+/* httpc: libcurl's multi-socket API driven by the libuv loop (uv_poll per
+ * socket, one uv_timer for curl's timeouts). Every HTTP transfer of the
+ * agent (streams, token requests, API calls, HTTP sinks) runs through one
+ * httpc on the loop thread; no transfer ever blocks the loop.
+ *
+ * A caller embeds a struct httpc_req, sets up req->easy (any options except
+ * CURLOPT_PRIVATE, which httpc owns) and calls httpc_start(); req->done runs
+ * once with curl's result when the transfer ends, unless httpc_cancel() was
+ * called first. httpc_close() cancels what is left and calls back once every
+ * handle is closed. */
+#ifndef SINCH_HTTPC_H
+#define SINCH_HTTPC_H
+
+#include <curl/curl.h>
+#include <uv.h>
+
+struct httpc;
+struct httpc_req;
+struct httpc_sock;
+typedef void (*httpc_done_cb)(struct httpc_req *req, CURLcode result);
+
+struct httpc_req {
+	CURL *easy;
+	httpc_done_cb done;
+	void *data;
+	struct httpc *owner;           /* set while the transfer runs */
+	struct httpc_req *prev, *next; /* the owner's running transfers */
+};
+
+struct httpc {
+	uv_loop_t *loop;
+	CURLM *multi;
+	uv_timer_t timer;
+	void (*closed)(struct httpc *h);
+	int closing;
+	unsigned open_handles;     /* uv handles not yet closed (timer + polls) */
+	struct httpc_req *running; /* transfers started and not ended */
+	struct httpc_sock *socks;  /* sockets being watched */
+};
+
+int httpc_init(struct httpc *h, uv_loop_t *loop);
+int httpc_start(struct httpc *h, struct httpc_req *req);
+/* Ends the transfer without calling done. Safe on a request not running. */
+void httpc_cancel(struct httpc_req *req);
+void httpc_close(struct httpc *h, void (*closed)(struct httpc *h));
+
+/* The response status of a finished or running transfer (0 if none yet). */
+long httpc_status(const struct httpc_req *req);
+
+#endif

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Runs the demo: the simulator on a free loopback port, and sinch-logd with
+# conf/demo.conf streaming every function's logs to the terminal and into
+# demo-out/records.jsonl. Ctrl-C stops both.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=${SINCH_BIN_DIR:-$top/build/bin}
+DEMO_DIR=${DEMO_DIR:-$top/demo-out}
+mkdir -p "$DEMO_DIR"
+export DEMO_DIR
+
+"$bin/sinch-fn-sim" --listen 127.0.0.1:0 --rate 2 >"$DEMO_DIR/sim.out" 2>"$DEMO_DIR/sim.log" &
+sim=$!
+trap 'kill $sim 2>/dev/null || true' EXIT INT TERM
+i=0
+until [ -s "$DEMO_DIR/sim.out" ]; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { echo "demo: the simulator did not start (see $DEMO_DIR/sim.log)" >&2; exit 1; }
+	sleep 0.1
+done
+SIM_URL=$(head -n 1 "$DEMO_DIR/sim.out" | sed 's/^listening on //')
+export SIM_URL
+echo "demo: simulator at $SIM_URL; records go to the terminal and $DEMO_DIR/records.jsonl" >&2
+echo "demo: the agent's own log is $DEMO_DIR/agent.log; Ctrl-C to stop" >&2
+"$bin/sinch-logd" -c "$top/conf/demo.conf" 2>"$DEMO_DIR/agent.log" || status=$?
+exit "${status:-0}"

@@ -1,0 +1,144 @@
+"""Helpers to run sinch-logd in tests: write a config against a simulator,
+start the agent, read its output, kill or stop it. Standard library only.
+
+    with sim("--total", "100") as s, Agent(config_for(s, d)) as a:
+        wait_for(lambda: count_lines(out) >= 300)
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from harness import BIN_DIR, tmpdir, wait_for, get_json  # noqa: F401
+
+
+def agent_bin():
+    return os.path.join(BIN_DIR, "sinch-logd")
+
+
+def config_for(sim_server, workdir, sinks=None, project_extra="", agent_extra=""):
+    """A configuration reading every function of the simulator into
+    workdir/out.jsonl (or the given sink sections). Returns its path."""
+    if sinks is None:
+        sinks = ("[sink out]\ntype = file\npath = %s/out.jsonl\n"
+                 "fsync_interval = 200ms\n" % workdir)
+    text = ("[agent]\nstate_dir = %s/state\ncheckpoint_interval = 200ms\n%s\n"
+            "[project sim]\napi_url = %s\ntoken_url = %s/oauth2/token\n"
+            "project_id = demo-project\nkey_id = demo-key\nkey_secret = demo-secret\n"
+            "backoff_base = 100ms\nbackoff_max = 2s\ninitial_lookback = 10m\n%s\n%s"
+            % (workdir, agent_extra, sim_server.url, sim_server.url, project_extra, sinks))
+    path = os.path.join(workdir, "agent.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class Agent:
+    """sinch-logd -c CONFIG as a child process; stderr goes to a log file.
+    Always stopped (SIGKILL as the last resort) on exit."""
+
+    def __init__(self, config, args=(), env=None, log_name="agent.log"):
+        self.config = config
+        self.args = list(args)
+        self.env = env
+        self.log_path = os.path.join(os.path.dirname(config), log_name)
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ)
+        env.pop("SINCH_KEY_SECRET", None)
+        if self.env:
+            env.update(self.env)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([agent_bin(), "-c", self.config, "-v"] + self.args,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self._log, env=env)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self, timeout=30):
+        """SIGTERM, wait; returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("agent did not stop within %ss" % timeout)
+        return self.proc.returncode
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def rss_kb(self, field="VmHWM"):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+        return False
+
+
+def read_records(path):
+    """Every complete JSON line of a JSON-lines file (a torn last line, left
+    by a kill, is ignored)."""
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                break
+            out.append(json.loads(line))
+    return out
+
+
+def count_lines(path):
+    if not os.path.exists(path):
+        return 0
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
+
+
+def oracle_ids(sim_url):
+    """{function id: [event ids]} of every real event the simulator finished."""
+    stats = get_json(sim_url + "/_sim/stats")
+    out = {}
+    for fn in stats["functions"]:
+        body = get_json("%s/_sim/events?function=%s" % (sim_url, fn["id"]))
+        assert body["dropped"] == 0, "oracle capped; raise --oracle-cap"
+        out[fn["id"]] = [e["id"] for e in body["events"]]
+    return out
+
+
+def wait_all_delivered(sim_url, path, total, timeout=60):
+    """Waits until the simulator finished `total` events per function and
+    every one of them is in the output file; returns the records."""
+    def done():
+        stats = get_json(sim_url + "/_sim/stats")
+        if not all(f["generated"] >= total for f in stats["functions"]):
+            return None
+        want = set(i for ids in oracle_ids(sim_url).values() for i in ids)
+        recs = read_records(path)
+        got = set(r["id"] for r in recs)
+        return recs if want <= got else None
+    return wait_for(done, timeout, interval=0.3, what="every event delivered")
