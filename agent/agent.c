@@ -56,6 +56,8 @@ struct agent {
 	char host[256];
 };
 
+static void on_project_fatal(struct project *p);
+
 static int load_config(const char *path, struct conf *c, struct agent_conf *ac,
                        struct conf_errs *errs)
 {
@@ -72,7 +74,7 @@ static int load_config(const char *path, struct conf *c, struct agent_conf *ac,
 }
 
 /* Reads and validates the project sections into a, without connecting. */
-static int load_projects(struct agent *a, bool check_only, struct conf_errs *errs)
+static int load_projects(struct agent *a, struct conf_errs *errs)
 {
 	for (size_t i = 0; i < a->conf.n; i++) {
 		const struct conf_section *sec = &a->conf.sections[i];
@@ -91,7 +93,8 @@ static int load_projects(struct agent *a, bool check_only, struct conf_errs *err
 		a->projects[a->nprojects++] = p;
 		p->state_dir = a->ac.state_dir;
 		p->host = a->host;
-		(void)check_only;
+		p->agent = a;
+		p->on_fatal = on_project_fatal;
 	}
 	if (a->nprojects == 0 && errs->count == 0)
 		conf_err(errs, a->conf.nfiles ? a->conf.files[0] : "?", 1,
@@ -120,7 +123,7 @@ int agent_check_config(const char *path, FILE *err)
 	snprintf(a->host, sizeof(a->host), "check");
 	int rc = load_config(path, &a->conf, &a->ac, &errs);
 	if (rc == 0 || a->conf.n) {
-		load_projects(a, true, &errs);
+		load_projects(a, &errs);
 		router_add_sinks(&a->router, &a->conf, a->ac.state_dir, 3 * max_event_size(a), true,
 		                 &errs);
 	}
@@ -289,8 +292,6 @@ static int start(struct agent *a, struct conf_errs *errs)
 	uv_timer_start(&a->ckpt_timer, on_ckpt_timer, iv, iv);
 	for (size_t i = 0; i < a->nprojects; i++) {
 		struct project *p = a->projects[i];
-		p->agent = a;
-		p->on_fatal = on_project_fatal;
 		if (project_start(p, &a->loop, &a->http, &a->router) != 0)
 			return 1;
 	}
@@ -313,7 +314,7 @@ int agent_run(const char *path, int log_level)
 	signal(SIGPIPE, SIG_IGN);
 	int status = 0;
 	if (load_config(path, &a->conf, &a->ac, &errs) == 0)
-		load_projects(a, false, &errs);
+		load_projects(a, &errs);
 	if (a->ac.hostname)
 		snprintf(a->host, sizeof(a->host), "%s", a->ac.hostname);
 	log_set_level(log_level >= 0 ? (enum log_level)log_level : (enum log_level)a->ac.log_level);

@@ -77,13 +77,13 @@ static void update_full(struct router_sink *rs)
 	if (!rs->full && (rs->held_records >= max_r || rs->held_bytes >= max_b)) {
 		rs->full = true;
 		rt->full_sinks++;
-		log_debug(rs->sink.name, "queue full (%llu records, %llu bytes): pausing intake",
+		log_debug(rs->sink.who, "queue full (%llu records, %llu bytes): pausing intake",
 		          (unsigned long long)rs->held_records, (unsigned long long)rs->held_bytes);
 	} else if (rs->full && rs->held_records <= max_r * 3 / 4 &&
 	           rs->held_bytes <= max_b * 3 / 4) {
 		rs->full = false;
 		rt->full_sinks--;
-		log_debug(rs->sink.name, "queue drained: resuming intake");
+		log_debug(rs->sink.who, "queue drained: resuming intake");
 		if (rt->full_sinks == 0 && rt->on_drain)
 			rt->on_drain(rt);
 	}
@@ -132,11 +132,11 @@ static void dead_letter(struct router_sink *rs, struct record *r, const char *re
 	buf_free(&line);
 	if (rc == 0) {
 		rs->dead_lettered++;
-		log_warn(rs->sink.name, "record %s dead-lettered to %s: %s", r->id ? r->id : "-",
+		log_warn(rs->sink.who, "record %s dead-lettered to %s: %s", r->id ? r->id : "-",
 		         rs->dead_letter_path, reason ? reason : "rejected");
 	} else {
 		rs->dead_letter_lost++;
-		log_error(rs->sink.name,
+		log_error(rs->sink.who,
 		          "record %s rejected (%s) and could not be dead-lettered: %s",
 		          r->id ? r->id : "-", reason ? reason : "rejected",
 		          rc == LG_ETOOBIG ? "dead-letter file is full" : strerror(errno));
@@ -278,6 +278,10 @@ int router_add_sinks(struct router *rt, const struct conf *c, const char *state_
 		rs->router = rt;
 		struct sink *s = &rs->sink;
 		s->name = strdup(sec->name);
+		struct buf who;
+		buf_init(&who, 1024);
+		buf_printf(&who, "sink %s", sec->name);
+		s->who = buf_detach(&who, NULL);
 		s->loop = rt->loop;
 		s->check_only = check_only;
 		s->file = sec->file;
@@ -306,10 +310,8 @@ int router_add_sinks(struct router *rt, const struct conf *c, const char *state_
 			if (!s->conf)
 				return LG_ENOMEM;
 		}
-		if (s->type->opts && opts_apply(s->type->opts, s->conf, sec, errs) != 0) {
+		if (s->type->opts && opts_apply(s->type->opts, s->conf, sec, errs) != 0)
 			result = LG_ECONFIG;
-			continue;
-		}
 		conf_check_unused(sec, errs);
 		if (errs->count || result)
 			continue;
@@ -379,6 +381,7 @@ void router_free(struct router *rt)
 		free(rs->sink.conf);
 		opts_free(sink_common_opts, &rs->common);
 		free(rs->sink.name);
+		free(rs->sink.who);
 		free(rs->dead_letter_path);
 		free(rs);
 	}

@@ -63,12 +63,17 @@ static void on_event(void *ud, const struct sse_event *ev)
 	if (norm_event(&s->norm, &s->scratch, ev->data, ev->data_len, &r, &ns, &why) != 0) {
 		s->stats.malformed++;
 		why = why ? why : "invalid";
-		if (strncmp(why, s->last_malformed, sizeof(s->last_malformed) - 1) != 0) {
+		/* Reasons differ in detail (a byte offset, a detail after a colon); one
+		 * log line per kind of problem is enough. */
+		size_t kind = strcspn(why, ":0123456789");
+		if (kind >= sizeof(s->last_malformed) ||
+		    strncmp(why, s->last_malformed, kind) != 0 || s->last_malformed[kind] != '\0') {
 			log_warn(s->who,
 			         "malformed event skipped (%s); further ones like it are "
 			         "counted, not logged",
 			         why);
-			snprintf(s->last_malformed, sizeof(s->last_malformed), "%s", why);
+			snprintf(s->last_malformed, sizeof(s->last_malformed), "%.*s", (int)kind,
+			         why);
 		}
 		return;
 	}
@@ -414,6 +419,13 @@ static void connect_now(struct stream *s)
 {
 	if (s->stopping)
 		return;
+	/* Connecting only to pause at once would let the server buffer the
+	 * whole replay for nothing (and drop us); wait for the sinks. */
+	if (!router_accepting(s->router, s->function_name)) {
+		s->wait_drain = true;
+		s->state = STREAM_BACKOFF;
+		return;
+	}
 	s->state = STREAM_WAIT_TOKEN;
 	auth_get(s->auth, &s->auth_wait);
 }
@@ -489,6 +501,11 @@ void stream_resume(struct stream *s)
 	if (!router_accepting(s->router, s->function_name))
 		return;
 	s->want_pause = false;
+	if (s->wait_drain) {
+		s->wait_drain = false;
+		connect_now(s);
+		return;
+	}
 	if (s->paused) {
 		s->paused = false;
 		touch(s);

@@ -82,6 +82,7 @@ struct stream {
 	uint64_t server_retry_ms; /* from an SSE retry: field */
 	bool got_data;            /* the current connection delivered an event */
 	bool want_pause, paused;
+	bool wait_drain;     /* a connect waits for the router to drain */
 	bool abort_transfer; /* set inside a callback, acted on after it */
 	bool stopping;
 

@@ -48,6 +48,7 @@ struct sink_type {
 struct sink {
 	const struct sink_type *type;
 	char *name;
+	char *who; /* "sink NAME", for log lines */
 	uv_loop_t *loop;
 	void *conf;       /* type->opts filled from the section */
 	void *priv;       /* the implementation's own state */

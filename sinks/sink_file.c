@@ -210,7 +210,7 @@ static void io_failed(struct file_sink *f, const char *what, const char *path, i
 {
 	f->stats.errors++;
 	if (!f->failing)
-		log_error(f->s->name, "%s %s: %s; retrying until it succeeds", what, path,
+		log_error(f->s->who, "%s %s: %s; retrying until it succeeds", what, path,
 		          uv_strerror(err));
 	f->failing = true;
 	uv_timer_start(&f->retry_timer, on_retry_timer, backoff_next(&f->backoff), 0);
@@ -219,7 +219,7 @@ static void io_failed(struct file_sink *f, const char *what, const char *path, i
 static void io_succeeded(struct file_sink *f)
 {
 	if (f->failing)
-		log_info(f->s->name, "%s: writing again", f->conf->path);
+		log_info(f->s->who, "%s: writing again", f->conf->path);
 	f->failing = false;
 	backoff_reset(&f->backoff);
 }
@@ -328,7 +328,7 @@ static void on_fsync(uv_fs_t *req)
 	if (rc == UV_EINVAL || rc == UV_ENOTSUP) {
 		/* A pipe, FIFO or character device: nothing to sync. */
 		if (!f->warned_nosync)
-			log_warn(f->s->name, "%s cannot be fsynced; acknowledging after write",
+			log_warn(f->s->who, "%s cannot be fsynced; acknowledging after write",
 			         f->conf->path);
 		f->warned_nosync = true;
 		rc = 0;
@@ -360,7 +360,7 @@ static void on_close(uv_fs_t *req)
 		return;
 	/* Every record in it was fsynced and acknowledged already. */
 	if (rc < 0)
-		log_warn(f->s->name, "close %s: %s", f->conf->path, uv_strerror(rc));
+		log_warn(f->s->who, "close %s: %s", f->conf->path, uv_strerror(rc));
 	f->rotate_pending = false;
 	f->reopen_pending = false;
 	f->rename_pending = rotate;
@@ -448,13 +448,13 @@ static void job_after(uv_work_t *w, int status)
 	if (rc < 0) {
 		f->stats.errors++;
 		if (!f->job_failing)
-			log_error(f->s->name, "rotation: %s; retrying", f->job_err);
+			log_error(f->s->who, "rotation: %s; retrying", f->job_err);
 		f->job_failing = true;
 		uv_timer_start(&f->job_timer, on_job_timer, backoff_next(&f->job_backoff), 0);
 		return;
 	}
 	if (f->job_failing)
-		log_info(f->s->name, "rotation: compressing again");
+		log_info(f->s->who, "rotation: compressing again");
 	f->job_failing = false;
 	backoff_reset(&f->job_backoff);
 	f->rot_dirty = false;

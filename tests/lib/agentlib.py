@@ -23,7 +23,7 @@ def config_for(sim_server, workdir, sinks=None, project_extra="", agent_extra=""
     workdir/out.jsonl (or the given sink sections). Returns its path."""
     if sinks is None:
         sinks = ("[sink out]\ntype = file\npath = %s/out.jsonl\n"
-                 "fsync_interval = 200ms\n" % workdir)
+                 "fsync_interval = 100ms\n" % workdir)
     text = ("[agent]\nstate_dir = %s/state\ncheckpoint_interval = 200ms\n%s\n"
             "[project sim]\napi_url = %s\ntoken_url = %s/oauth2/token\n"
             "project_id = demo-project\nkey_id = demo-key\nkey_secret = demo-secret\n"
@@ -142,3 +142,29 @@ def wait_all_delivered(sim_url, path, total, timeout=60):
         got = set(r["id"] for r in recs)
         return recs if want <= got else None
     return wait_for(done, timeout, interval=0.3, what="every event delivered")
+
+
+def run_with_sim(testcase, sim_args, total, project_extra="", sinks=None, during=None,
+                 timeout=60, allow_missing=None):
+    """Runs the simulator (with sim_args, `total` events per function) and an
+    agent reading it until every finished event is delivered, then stops the
+    agent with SIGTERM and checks it exits 0. `during(sim, agent, workdir)`
+    runs while the agent works. Returns (records, agent log, sim stats)."""
+    from harness import sim
+    d = tmpdir()
+    out = os.path.join(d, "out.jsonl")
+    with sim("--total", str(total), "--no-limits", *sim_args) as s:
+        cfg = config_for(s, d, sinks=sinks, project_extra=project_extra)
+        with Agent(cfg) as a:
+            if during:
+                during(s, a, d)
+            if allow_missing is None:
+                recs = wait_all_delivered(s.url, out, total, timeout=timeout)
+            else:
+                recs = allow_missing(s, a, out)
+            testcase.assertTrue(a.alive(), "agent died:\n" + a.log()[-3000:])
+            status = a.stop()
+            log = a.log()
+            testcase.assertEqual(status, 0, log[-3000:])
+        stats = get_json(s.url + "/_sim/stats")
+    return recs, log, stats

@@ -80,6 +80,7 @@ static int setup(void **state)
 	c->conf.rotate_keep = 5;
 	c->s.type = sink_type_find("file");
 	c->s.name = "out";
+	c->s.who = "sink out";
 	c->s.loop = &c->loop;
 	c->s.conf = &c->conf;
 	c->s.file = "test.conf";
@@ -549,7 +550,7 @@ static void test_write_error_retried(void **state)
 	for (const char *p = text; (p = strstr(p, "/dev/full")); p++)
 		lines++;
 	assert_int_equal(lines, 1);
-	assert_non_null(strstr(text, "[out]"));
+	assert_non_null(strstr(text, "[sink out]"));
 	assert_non_null(strstr(text, "no space left on device"));
 	free(text);
 }

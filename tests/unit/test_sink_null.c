@@ -85,6 +85,7 @@ static int setup(void **state)
 	assert_non_null(c->conf);
 	set_duration(c, "ack_delay", 0);
 	c->s.name = "bench";
+	c->s.who = "sink bench";
 	c->s.loop = &c->loop;
 	c->s.conf = c->conf;
 	c->s.file = "test.conf";

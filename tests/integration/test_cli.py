@@ -1,0 +1,142 @@
+"""The command line: --check-config reports every error as FILE:LINE and
+exits non-zero without connecting; a locked state directory refuses a second
+agent naming the holder; --version and --help; SIGTERM drains and exits 0;
+secrets never reach the output."""
+
+import os
+import subprocess
+import time
+import unittest
+
+from harness import main, sim, wait_for
+from agentlib import Agent, agent_bin, config_for, read_records, tmpdir
+
+
+def run(*args, env=None):
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.run([agent_bin()] + list(args), capture_output=True, text=True,
+                          timeout=30, env=e)
+
+
+def write(d, name, text):
+    p = os.path.join(d, name)
+    with open(p, "w") as f:
+        f.write(text)
+    return p
+
+
+class Cli(unittest.TestCase):
+    def test_version_and_help(self):
+        r = run("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^sinch-logd \d+\.\d+\.\d+")
+        r = run("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("--check-config", r.stdout)
+        self.assertIn("file", r.stdout)
+        r = run("--help-sink", "file")
+        self.assertIn("fsync_interval", r.stdout)
+        self.assertNotEqual(run("--bogus").returncode, 0)
+        self.assertNotEqual(run().returncode, 0)
+
+    def test_check_config_reports_every_error_with_file_and_line(self):
+        d = tmpdir()
+        cfg = write(d, "bad.conf", """[agent]
+state_dir = %s/state
+[project p]
+project_id = demo
+key_id = k
+key_secret = very-secret-value-123
+idle_timeout = soon
+functinos = *
+[sink out]
+type = file
+pth = /tmp/x
+fsync = sometimes
+[sink other]
+type = carrier-pigeon
+""" % d)
+        r = run("--check-config", "-c", cfg)
+        self.assertNotEqual(r.returncode, 0)
+        err = r.stderr
+        self.assertIn("bad.conf:7:", err)   # idle_timeout
+        self.assertIn("bad.conf:8:", err)   # unknown key functinos
+        self.assertIn("functinos", err)
+        self.assertIn("bad.conf:9:", err)   # missing required path
+        self.assertIn("bad.conf:11:", err)  # unknown key pth
+        self.assertIn("bad.conf:12:", err)  # bad fsync value
+        self.assertIn("bad.conf:14:", err)  # unknown sink type
+        self.assertNotIn("very-secret-value-123", err + r.stdout)
+        self.assertFalse(os.path.exists(os.path.join(d, "state")), "check-config wrote state")
+
+    def test_check_config_accepts_the_shipped_demo(self):
+        d = tmpdir()
+        r = run("--check-config", "-c", os.path.join(os.environ["SINCH_SRC_DIR"], "conf",
+                                                      "demo.conf"),
+                env={"SIM_URL": "http://127.0.0.1:1", "DEMO_DIR": d})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("configuration is valid", r.stdout)
+
+    def test_agent_refuses_to_start_on_bad_config(self):
+        d = tmpdir()
+        cfg = write(d, "bad.conf", "[agent]\nstate_dir = %s/state\nbogus = 1\n" % d)
+        r = run("-c", cfg)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("bad.conf:3:", r.stderr)
+
+    def test_locked_state_dir_and_clean_stop(self):
+        d = tmpdir()
+        with sim("--rate", "20") as s:
+            cfg = config_for(s, d)
+            with Agent(cfg) as a:
+                out = os.path.join(d, "out.jsonl")
+                wait_for(lambda: len(read_records(out)) > 5, 20, what="records")
+                r = run("-c", cfg)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn("in use by process %d" % a.proc.pid, r.stderr)
+                self.assertTrue(a.alive())
+                self.assertEqual(a.stop(), 0)
+                log = a.log()
+        self.assertIn("sinks drained, checkpoints written", log)
+        self.assertNotIn("demo-secret", log)
+        ckpts = [f for f in os.listdir(os.path.join(d, "state")) if f.endswith(".ckpt")]
+        self.assertEqual(len(ckpts), 3)
+
+    def test_missing_function_is_a_startup_error(self):
+        d = tmpdir()
+        with sim() as s:
+            cfg = config_for(s, d, project_extra="functions = ivr-handler, no-such-fn\n")
+            with Agent(cfg) as a:
+                a.proc.wait(20)
+                self.assertEqual(a.proc.returncode, 1)
+                self.assertIn("function 'no-such-fn' is not in project", a.log())
+
+    def test_more_than_five_functions_is_a_startup_error(self):
+        d = tmpdir()
+        with sim("--functions", "6") as s:
+            with Agent(config_for(s, d)) as a:
+                a.proc.wait(20)
+                self.assertEqual(a.proc.returncode, 1)
+                self.assertIn("6 functions to stream", a.log())
+
+    def test_functions_by_name_and_sighup_reopens(self):
+        d = tmpdir()
+        out = os.path.join(d, "out.jsonl")
+        with sim("--rate", "50") as s:
+            cfg = config_for(s, d, project_extra="functions = sms-webhook\n")
+            with Agent(cfg) as a:
+                wait_for(lambda: len(read_records(out)) > 10, 20, what="records")
+                os.rename(out, out + ".old")
+                a.proc.send_signal(1)  # SIGHUP, as logrotate's postrotate does
+                wait_for(lambda: len(read_records(out)) > 10, 20, what="records in new file")
+                self.assertEqual(a.stop(), 0)
+        recs = read_records(out + ".old") + read_records(out)
+        self.assertEqual(set(r["function_name"] for r in recs), {"sms-webhook"})
+        ids = [r["id"] for r in recs]
+        self.assertEqual(len(ids), len(set(ids)))
+
+
+if __name__ == "__main__":
+    main()
