@@ -465,6 +465,7 @@ int stream_init(struct stream *s, uv_loop_t *loop, const struct stream_conf *con
 	norm_scratch_init(&s->scratch, conf->max_event_size);
 	ckpt_init(&s->ckpt, conf->resume_overlap_ms, conf->max_ids);
 	idset_init(&s->seen, conf->max_ids);
+	buf_init(&s->ckpt_data, SIZE_MAX / 2);
 	ackq_init(&s->ackq, ACKQ_MAX);
 	backoff_init(&s->backoff, conf->backoff_base_ms, conf->backoff_max_ms);
 	uv_timer_init(loop, &s->retry_timer);
@@ -523,6 +524,33 @@ void stream_stop(struct stream *s)
 	s->state = STREAM_STOPPED;
 }
 
+static void save_work(uv_work_t *req)
+{
+	struct stream *s = req->data;
+	s->ckpt_rc = ckpt_write(s->conf->state_dir, s->key, s->ckpt_data.data, s->ckpt_data.len);
+}
+
+static void maybe_freed(struct stream *s);
+
+static void save_done(uv_work_t *req, int status)
+{
+	struct stream *s = req->data;
+	s->ckpt_writing = false;
+	s->open_handles--;
+	if (status != 0 || s->ckpt_rc != 0) {
+		/* Try again at the next interval; the old file is intact. */
+		s->ckpt.dirty = true;
+		log_error(s->who, "cannot write checkpoint: %s",
+		          status ? uv_strerror(status) : lg_strerror(s->ckpt_rc));
+	}
+	if (s->ckpt.dirty && s->ckpt_again)
+		stream_save_checkpoint(s);
+	s->ckpt_again = false;
+	maybe_freed(s);
+}
+
+/* The file is written (and fsynced) in the thread pool from an encoded
+ * copy, so the loop never waits for the disk; one write at a time. */
 int stream_save_checkpoint(struct stream *s)
 {
 	int64_t floor = ckpt_resume_since(&s->ckpt);
@@ -530,22 +558,42 @@ int stream_save_checkpoint(struct stream *s)
 		idset_prune(&s->seen, floor);
 	if (!s->ckpt.dirty)
 		return 0;
-	int rc = ckpt_save(&s->ckpt, s->conf->state_dir, s->key);
-	if (rc != 0)
-		log_error(s->who, "cannot write checkpoint: %s", lg_strerror(rc));
-	return rc;
+	if (s->ckpt_writing) {
+		s->ckpt_again = true;
+		return 0;
+	}
+	ckpt_prune(&s->ckpt);
+	buf_reset(&s->ckpt_data);
+	int rc = ckpt_encode(&s->ckpt, &s->ckpt_data);
+	if (rc != 0) {
+		log_error(s->who, "cannot encode checkpoint: %s", lg_strerror(rc));
+		return rc;
+	}
+	s->ckpt.dirty = false;
+	s->ckpt_writing = true;
+	s->open_handles++;
+	s->ckpt_work.data = s;
+	rc = uv_queue_work(s->loop, &s->ckpt_work, save_work, save_done);
+	if (rc != 0) {
+		s->ckpt_writing = false;
+		s->open_handles--;
+		s->ckpt.dirty = true;
+		log_error(s->who, "cannot queue checkpoint write: %s", uv_strerror(rc));
+		return LG_EIO;
+	}
+	return 0;
 }
 
-static void on_handle_closed(uv_handle_t *h)
+static void maybe_freed(struct stream *s)
 {
-	struct stream *s = h->data;
-	if (--s->open_handles > 0)
+	if (s->open_handles > 0 || !s->closing)
 		return;
 	curl_easy_cleanup(s->req.easy);
 	curl_slist_free_all(s->headers);
 	sse_free(&s->sse);
 	norm_scratch_free(&s->scratch);
 	ckpt_free(&s->ckpt);
+	buf_free(&s->ckpt_data);
 	idset_free(&s->seen);
 	ackq_free(&s->ackq);
 	free(s->token);
@@ -557,9 +605,17 @@ static void on_handle_closed(uv_handle_t *h)
 		s->closed(s);
 }
 
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct stream *s = h->data;
+	s->open_handles--;
+	maybe_freed(s);
+}
+
 void stream_close(struct stream *s, void (*closed)(struct stream *s))
 {
 	stream_stop(s);
+	s->closing = true;
 	s->closed = closed;
 	uv_close((uv_handle_t *)&s->retry_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&s->idle_timer, on_handle_closed);

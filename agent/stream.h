@@ -90,6 +90,11 @@ struct stream {
 	struct sse_parser sse;
 	struct norm_scratch scratch;
 	struct ckpt ckpt;
+	uv_work_t ckpt_work;
+	struct buf ckpt_data; /* the encoded checkpoint being written */
+	int ckpt_rc;
+	bool ckpt_writing, ckpt_again;
+	bool closing;
 	struct idset seen;
 	struct ackq ackq;
 	struct backoff backoff;
@@ -113,7 +118,8 @@ void stream_record_done(struct stream *s, struct record *r);
 void stream_resume(struct stream *s);
 /* Stops reading (shutdown); records in flight still complete. */
 void stream_stop(struct stream *s);
-/* Writes the checkpoint if it changed. */
+/* Writes the checkpoint if it changed (in the thread pool; stream_close
+ * waits for it). */
 int stream_save_checkpoint(struct stream *s);
 void stream_close(struct stream *s, void (*closed)(struct stream *s));
 const char *stream_state_name(enum stream_state st);
