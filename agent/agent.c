@@ -51,7 +51,9 @@ struct agent {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t ckpt_timer, shutdown_timer;
 	bool shutting_down;
+	bool started;
 	bool flushed;
+	bool drain_timed_out;
 	int exit_code;
 	char host[256];
 };
@@ -102,6 +104,16 @@ static int load_projects(struct agent *a, struct conf_errs *errs)
 	return errs->count ? LG_ECONFIG : 0;
 }
 
+/* Without a sink every record would be "delivered" nowhere and checkpointed
+ * past: refuse that rather than lose what a sink added later would want. */
+static void require_sink(const struct agent *a, struct conf_errs *errs)
+{
+	if (a->router.nsinks == 0 && a->conf.nfiles)
+		conf_err(errs, a->conf.files[0], 1,
+		         "no [sink NAME] section: records would go nowhere (type = null "
+		         "discards them on purpose)");
+}
+
 static uint64_t max_event_size(const struct agent *a)
 {
 	uint64_t m = 0;
@@ -126,10 +138,11 @@ int agent_check_config(const char *path, FILE *err)
 		load_projects(a, &errs);
 		router_add_sinks(&a->router, &a->conf, a->ac.state_dir, 3 * max_event_size(a), true,
 		                 &errs);
+		require_sink(a, &errs);
 	}
 	if (errs.count)
 		fwrite(errs.text.data, 1, errs.text.len, err);
-	int status = errs.count ? 1 : 0;
+	int status = errs.count ? 2 : 0;
 	for (size_t i = 0; i < a->nprojects; i++)
 		project_free(a->projects[i]);
 	free(a->projects);
@@ -192,7 +205,18 @@ static void on_flushed(struct router *rt)
 	uv_timer_stop(&a->shutdown_timer);
 	for (size_t i = 0; i < a->nprojects; i++)
 		project_save_checkpoints(a->projects[i]);
-	log_info(NULL, "sinks drained, checkpoints written; stopping");
+	uint64_t held = 0;
+	for (size_t i = 0; i < a->router.nsinks; i++)
+		held += a->router.sinks[i]->held_records;
+	if (held)
+		log_warn(NULL,
+		         "%llu record(s) not acknowledged by the sinks in time; they are "
+		         "read again at the next start",
+		         (unsigned long long)held);
+	else if (a->started && !a->drain_timed_out)
+		log_info(NULL, "sinks drained, checkpoints written; stopping");
+	else
+		log_info(NULL, "stopping");
 	size_t n = a->nprojects;
 	if (n == 0) {
 		on_projects_closed(a);
@@ -209,6 +233,7 @@ static void on_shutdown_timeout(uv_timer_t *t)
 	struct agent *a = t->data;
 	log_error(NULL, "sinks did not drain within shutdown_timeout; what they hold is replayed "
 	                "at the next start");
+	a->drain_timed_out = true;
 	on_flushed(&a->router);
 }
 
@@ -219,8 +244,9 @@ static void agent_shutdown(struct agent *a, int exit_code)
 	a->shutting_down = true;
 	if (exit_code)
 		a->exit_code = exit_code;
-	log_info(NULL, "shutting down: draining sinks (up to %llu ms)",
-	         (unsigned long long)a->ac.shutdown_timeout_ms);
+	if (a->started)
+		log_info(NULL, "shutting down: draining sinks (up to %llu ms)",
+		         (unsigned long long)a->ac.shutdown_timeout_ms);
 	for (size_t i = 0; i < a->nprojects; i++)
 		project_stop(a->projects[i]);
 	uv_timer_stop(&a->ckpt_timer);
@@ -288,6 +314,10 @@ static int start(struct agent *a, struct conf_errs *errs)
 	if (router_add_sinks(&a->router, &a->conf, a->ac.state_dir,
 	                     3 * max_event_size(a) + (1 << 20), false, errs) != 0)
 		return 1;
+	require_sink(a, errs);
+	if (errs->count)
+		return 1;
+	a->started = true;
 	uint64_t iv = a->ac.checkpoint_interval_ms ? a->ac.checkpoint_interval_ms : 1000;
 	uv_timer_start(&a->ckpt_timer, on_ckpt_timer, iv, iv);
 	for (size_t i = 0; i < a->nprojects; i++) {

@@ -91,6 +91,25 @@ static char *labels_to_json(const struct project_conf *c, const struct conf_sect
 	return s;
 }
 
+static void check_url(const struct conf_section *sec, const char *key, const char *url,
+                      struct conf_errs *errs)
+{
+	if (!url)
+		return;
+	CURLU *u = curl_url();
+	char *scheme = NULL;
+	bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	          curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	          (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	if (!ok) {
+		struct opt_origin o = opts_origin(sec, key);
+		conf_err(errs, o.file, o.line,
+		         "[project %s]: key '%s': not an http:// or https:// URL", sec->name, key);
+	}
+}
+
 struct project *project_new(const struct conf_section *sec, struct conf_errs *errs)
 {
 	struct project *p = calloc(1, sizeof(*p));
@@ -104,10 +123,13 @@ struct project *project_new(const struct conf_section *sec, struct conf_errs *er
 	c->project_id = env_default(c->project_id, "SINCH_PROJECT_ID");
 	c->key_id = env_default(c->key_id, "SINCH_KEY_ID");
 	c->key_secret = env_default(c->key_secret, "SINCH_KEY_SECRET");
+	check_url(sec, "api_url", c->api_url, errs);
+	check_url(sec, "token_url", c->token_url, errs);
 	if (!c->project_id)
 		conf_err(errs, sec->file, sec->line,
 		         "[project %s]: project_id is not set (nor is SINCH_PROJECT_ID)", p->name);
-	if (!c->token && (!c->key_id || !c->key_secret))
+	/* A key_secret_file that could not be read was reported already. */
+	if (errs->count == before && !c->token && (!c->key_id || !c->key_secret))
 		conf_err(errs, sec->file, sec->line,
 		         "[project %s]: no credentials: set key_id and key_secret (or "
 		         "SINCH_KEY_ID and SINCH_KEY_SECRET), or token",

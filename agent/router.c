@@ -286,6 +286,7 @@ int router_add_sinks(struct router *rt, const struct conf *c, const char *state_
 		s->check_only = check_only;
 		s->file = sec->file;
 		s->line = sec->line;
+		s->section = sec;
 		s->max_record_size = max_record_size;
 		s->state_dir = state_dir;
 		s->on_ack = on_ack;

@@ -23,4 +23,8 @@ export SIM_URL
 echo "demo: simulator at $SIM_URL; records go to the terminal and $DEMO_DIR/records.jsonl" >&2
 echo "demo: the agent's own log is $DEMO_DIR/agent.log; Ctrl-C to stop" >&2
 "$bin/sinch-logd" -c "$top/conf/demo.conf" 2>"$DEMO_DIR/agent.log" || status=$?
+if [ "${status:-0}" -ne 0 ]; then
+	echo "demo: sinch-logd exited with status $status; the end of its log:" >&2
+	tail -n 20 "$DEMO_DIR/agent.log" >&2
+fi
 exit "${status:-0}"

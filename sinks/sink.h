@@ -55,6 +55,7 @@ struct sink {
 	bool check_only;  /* --check-config: validate, touch nothing */
 	const char *file; /* the section's file and line, for messages */
 	int line;
+	const struct conf_section *section; /* for opts_origin(); valid during open() */
 	uint64_t max_record_size; /* the largest serialized record to expect */
 	const char *state_dir;
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backoff.h"
@@ -586,38 +587,61 @@ static void file_close(struct sink *s, sink_cb closed)
 	kick(f);
 }
 
+/* Reports a bad option at the line that set it (the section's line when the
+ * sink is not read from a file, as in unit tests). */
+static void bad_key(struct sink *s, struct conf_errs *errs, const char *key, const char *fmt,
+                    const char *detail)
+{
+	struct opt_origin o = {s->file, s->line};
+	if (s->section)
+		o = opts_origin(s->section, key);
+	conf_err(errs, o.file, o.line, "[sink %s]: key '%s': %s%s", s->name, key, fmt,
+	         detail ? detail : "");
+}
+
 static int validate(struct sink *s, struct conf_errs *errs)
 {
 	const struct sink_file_conf *c = s->conf;
 	int bad = 0;
 	if (!c->path || !*c->path) {
-		conf_err(errs, s->file, s->line, "sink %s: path is required", s->name);
+		bad_key(s, errs, "path", "is required", NULL);
 		return LG_ECONFIG;
 	}
 	if (strlen(c->path) > PATH_MAX - 32) {
-		conf_err(errs, s->file, s->line, "sink %s: path is too long", s->name);
+		bad_key(s, errs, "path", "is too long", NULL);
 		bad = 1;
 	}
 	if (c->fsync < SINK_FILE_FSYNC_INTERVAL || c->fsync > SINK_FILE_FSYNC_NEVER) {
-		conf_err(errs, s->file, s->line, "sink %s: fsync must be interval, always or never",
-		         s->name);
+		bad_key(s, errs, "fsync", "must be interval, always or never", NULL);
 		bad = 1;
 	}
 	if (c->fsync == SINK_FILE_FSYNC_INTERVAL && c->fsync_interval == 0) {
-		conf_err(errs, s->file, s->line, "sink %s: fsync_interval must be more than 0",
-		         s->name);
+		bad_key(s, errs, "fsync_interval", "must be more than 0", NULL);
 		bad = 1;
 	}
 	if (c->rotate_keep < 1 || c->rotate_keep > 1000) {
-		conf_err(errs, s->file, s->line, "sink %s: rotate_keep = %lld: must be 1..1000",
-		         s->name, (long long)c->rotate_keep);
+		bad_key(s, errs, "rotate_keep", "must be 1..1000", NULL);
 		bad = 1;
 	}
-	if (strcmp(c->path, "-") == 0 && c->rotate_size) {
-		conf_err(errs, s->file, s->line,
-		         "sink %s: rotate_size cannot be used with path = - (standard output)",
-		         s->name);
+	bool to_stdout = strcmp(c->path, "-") == 0;
+	if (to_stdout && c->rotate_size) {
+		bad_key(s, errs, "rotate_size", "cannot be used with path = - (standard output)",
+		        NULL);
 		bad = 1;
+	}
+	/* --check-config touches nothing, but a missing directory would stop
+	 * the agent at start: say so now. */
+	if (!to_stdout && !bad) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", c->path);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*(slash == dir ? slash + 1 : slash) = '\0';
+		struct stat st;
+		if (stat(slash ? dir : ".", &st) != 0 || !S_ISDIR(st.st_mode)) {
+			bad_key(s, errs, "path", "its directory must exist: ", c->path);
+			bad = 1;
+		}
 	}
 	return bad ? LG_ECONFIG : 0;
 }

@@ -59,7 +59,7 @@ fsync = sometimes
 type = carrier-pigeon
 """ % d)
         r = run("--check-config", "-c", cfg)
-        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.returncode, 2)
         err = r.stderr
         self.assertIn("bad.conf:7:", err)   # idle_timeout
         self.assertIn("bad.conf:8:", err)   # unknown key functinos
@@ -78,6 +78,20 @@ type = carrier-pigeon
                 env={"SIM_URL": "http://127.0.0.1:1", "DEMO_DIR": d})
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("configuration is valid", r.stdout)
+
+    def test_config_without_sink_or_with_bad_urls_is_refused(self):
+        d = tmpdir()
+        cfg = write(d, "nosink.conf", "[agent]\nstate_dir = %s/state\n[project p]\n"
+                    "api_url = not a url\nproject_id = x\ntoken = t\n" % d)
+        r = run("--check-config", "-c", cfg)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("nosink.conf:4: [project p]: key 'api_url': not an http", r.stderr)
+        self.assertIn("no [sink NAME] section", r.stderr)
+        cfg = write(d, "nodir.conf", "[project p]\nproject_id = x\ntoken = t\n"
+                    "[sink out]\ntype = file\npath = %s/missing/out.jsonl\n" % d)
+        r = run("--check-config", "-c", cfg)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("nodir.conf:6: [sink out]: key 'path': its directory must exist", r.stderr)
 
     def test_agent_refuses_to_start_on_bad_config(self):
         d = tmpdir()

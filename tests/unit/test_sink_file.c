@@ -584,7 +584,7 @@ static void test_bad_options(void **state)
 	assert_int_equal(c->errs.count, 3);
 	assert_non_null(strstr(c->errs.text.data, "rotate_keep"));
 	assert_non_null(strstr(c->errs.text.data, "fsync_interval"));
-	assert_non_null(strstr(c->errs.text.data, "path is required"));
+	assert_non_null(strstr(c->errs.text.data, "key 'path': is required"));
 	assert_null(c->s.priv);
 
 	/* --check-config validates and touches nothing. */
