@@ -161,8 +161,11 @@ int agent_check_config(const char *path, FILE *err)
 static void on_ckpt_timer(uv_timer_t *t)
 {
 	struct agent *a = t->data;
-	for (size_t i = 0; i < a->nprojects; i++)
+	for (size_t i = 0; i < a->nprojects; i++) {
 		project_save_checkpoints(a->projects[i]);
+		/* Streams paused by their own in-flight cap wake up here. */
+		project_resume(a->projects[i]);
+	}
 }
 
 static void close_handle(uv_handle_t *h)
@@ -266,7 +269,9 @@ static void on_signal(uv_signal_t *h, int signum)
 	}
 	if (a->shutting_down) {
 		log_warn(NULL, "second signal: exiting without waiting for the sinks");
-		exit(1);
+		/* _exit: exit() would wait for thread-pool threads, and one may
+		 * be stuck in a blocking open() or fsync(). */
+		_exit(1);
 	}
 	agent_shutdown(a, 0);
 }

@@ -476,8 +476,10 @@ static int expand_var(struct parse *p, const char **sp, struct buf *out)
 		return LG_EPARSE;
 	}
 	if (nlen == 0 || is_digit(name[0]) || (!def && q != close)) {
-		conf_err(p->L->errs, p->file, p->line, "invalid variable name in '${%.*s}'",
-		         (int)((size_t)(close - name) < SHOW ? close - name : SHOW), name);
+		/* The text may be part of a secret: name the problem, not the text. */
+		conf_err(p->L->errs, p->file, p->line,
+		         "invalid variable name in '${...}' (letters, digits and _, not starting "
+		         "with a digit)");
 		return LG_EPARSE;
 	}
 	char *var = strndup(name, nlen);

@@ -1,6 +1,7 @@
 /* sinch-logd: the command line. */
 #include <curl/curl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,9 @@ int main(int argc, char **argv)
 	}
 	if (level < 0 && verbose)
 		level = verbose > 1 ? LOG_DEBUG : LOG_INFO;
+	/* A logrotate postrotate SIGHUP that lands while the configuration is
+	 * read must not kill the agent; the loop takes SIGHUP over later. */
+	signal(SIGHUP, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "sinch-logd: cannot initialize libcurl\n");
 		return 1;

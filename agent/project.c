@@ -53,6 +53,9 @@ const struct opt_def project_opts[] = {
     {"backoff_max", OPT_DURATION, "60s", 0, P(backoff_max_ms), NULL, "longest reconnect delay"},
     {"max_dedup_ids", OPT_INT, "1000000", 0, P(max_dedup_ids), NULL,
      "ids kept per stream to drop replayed events inside resume_overlap"},
+    {"max_in_flight", OPT_INT, "1000000", 0, P(max_in_flight), NULL,
+     "records a stream may have read but not yet had acknowledged by every sink before it "
+     "pauses (a slow sink that takes only some records holds the others back)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -72,18 +75,31 @@ static char *labels_to_json(const struct project_conf *c, const struct conf_sect
 	if (c->labels.n == 0)
 		return NULL;
 	cJSON *o = cJSON_CreateObject();
+	struct opt_origin org = opts_origin(sec, "labels");
 	for (size_t i = 0; o && i < c->labels.n; i++) {
 		const char *item = c->labels.items[i];
 		const char *eq = strchr(item, '=');
 		if (!eq || eq == item) {
-			struct opt_origin org = opts_origin(sec, "labels");
 			conf_err(errs, org.file, org.line,
 			         "[project %s]: key 'labels': '%s' is not key=value", sec->name,
 			         item);
 			continue;
 		}
 		char key[256];
+		if ((size_t)(eq - item) >= sizeof(key)) {
+			conf_err(
+			    errs, org.file, org.line,
+			    "[project %s]: key 'labels': a label name is longer than 255 bytes",
+			    sec->name);
+			continue;
+		}
 		snprintf(key, sizeof(key), "%.*s", (int)(eq - item), item);
+		if (cJSON_GetObjectItemCaseSensitive(o, key)) {
+			conf_err(errs, org.file, org.line,
+			         "[project %s]: key 'labels': label '%s' is given twice", sec->name,
+			         key);
+			continue;
+		}
 		cJSON_AddStringToObject(o, key, eq + 1);
 	}
 	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
@@ -144,6 +160,22 @@ struct project *project_new(const struct conf_section *sec, struct conf_errs *er
 	if (c->max_dedup_ids < 1000) {
 		struct opt_origin o = opts_origin(sec, "max_dedup_ids");
 		conf_err(errs, o.file, o.line, "[project %s]: max_dedup_ids must be at least 1000",
+		         p->name);
+	}
+	if (c->max_in_flight < 100 || c->max_in_flight > 100000000) {
+		struct opt_origin o = opts_origin(sec, "max_in_flight");
+		conf_err(errs, o.file, o.line,
+		         "[project %s]: max_in_flight must be between 100 and 100000000", p->name);
+	}
+	static const uint64_t year_ms = 366ull * 86400 * 1000;
+	if (c->initial_lookback_ms > year_ms) {
+		struct opt_origin o = opts_origin(sec, "initial_lookback");
+		conf_err(errs, o.file, o.line,
+		         "[project %s]: initial_lookback must be at most 366d", p->name);
+	}
+	if (c->resume_overlap_ms > year_ms) {
+		struct opt_origin o = opts_origin(sec, "resume_overlap");
+		conf_err(errs, o.file, o.line, "[project %s]: resume_overlap must be at most 366d",
 		         p->name);
 	}
 	if (c->idle_timeout_ms < 1000) {
@@ -373,6 +405,7 @@ int project_start(struct project *p, uv_loop_t *loop, struct httpc *http, struct
 	sc->backoff_base_ms = c->backoff_base_ms;
 	sc->backoff_max_ms = c->backoff_max_ms;
 	sc->max_ids = (size_t)c->max_dedup_ids;
+	sc->max_in_flight = (size_t)c->max_in_flight;
 	sc->state_dir = p->state_dir;
 	sc->norm.project_id = c->project_id;
 	sc->norm.include_bodies = c->include_bodies;

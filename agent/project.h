@@ -40,6 +40,7 @@ struct project_conf {
 	uint64_t backoff_base_ms;
 	uint64_t backoff_max_ms;
 	int64_t max_dedup_ids;
+	int64_t max_in_flight;
 };
 
 extern const struct opt_def project_opts[];

@@ -84,7 +84,9 @@ static void update_full(struct router_sink *rs)
 		rs->full = false;
 		rt->full_sinks--;
 		log_debug(rs->sink.who, "queue drained: resuming intake");
-		if (rt->full_sinks == 0 && rt->on_drain)
+		/* Streams that only this sink held back may read again, even
+		 * if another sink (fed by other functions) is still full. */
+		if (rt->on_drain)
 			rt->on_drain(rt);
 	}
 }

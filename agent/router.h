@@ -4,9 +4,10 @@
  *
  * Back-pressure: a sink holding queue_max_records records or queue_max_bytes
  * bytes is full; the router then refuses nothing (records already read are
- * always taken) but says so through router_accepting(), and the streams stop
- * reading. When every full sink drains below three quarters of its bounds the
- * router calls on_drain, and the streams read again.
+ * always taken) but says so through router_accepting(), and the streams it
+ * feeds stop reading. When a full sink drains below three quarters of its
+ * bounds the router calls on_drain, and the streams read again if no other
+ * full sink takes their records.
  *
  * The router owns the sinks: it reads their sections (the common options
  * below plus the type's own table), opens, flushes and closes them. */
@@ -53,7 +54,7 @@ struct router {
 	size_t nsinks;
 	/* A record's last acknowledgement came in (r->pending reached 0). */
 	void (*on_done)(struct router *rt, struct record *r);
-	/* No sink is full any more. */
+	/* A sink that was full is not any more. */
 	void (*on_drain)(struct router *rt);
 	void *data;
 	unsigned full_sinks;

@@ -11,7 +11,9 @@
 #include "log.h"
 
 #define MAX_URL 4096
-#define ACKQ_MAX (1u << 22)
+/* A stream pauses at max_in_flight records in flight; the ack queue has room
+ * for what one more chunk of the transfer may still carry. */
+#define ACKQ_SLACK 65536
 
 const char *stream_state_name(enum stream_state st)
 {
@@ -31,6 +33,15 @@ const char *stream_state_name(enum stream_state st)
 }
 
 static void connect_now(struct stream *s);
+
+/* Whether the stream may read: its sinks have room and the records it has in
+ * flight (held back by one slow sink) stay well under the ack queue's cap. */
+static bool can_read(const struct stream *s)
+{
+	if (ackq_len(&s->ackq) >= s->conf->max_in_flight)
+		return false;
+	return router_accepting(s->router, s->function_name);
+}
 
 static void on_retry_timer(uv_timer_t *t)
 {
@@ -59,7 +70,6 @@ static void on_event(void *ud, const struct sse_event *ev)
 	const char *why = NULL;
 	struct norm_stats ns = {0};
 	s->stats.events++;
-	s->got_data = true;
 	if (norm_event(&s->norm, &s->scratch, ev->data, ev->data_len, &r, &ns, &why) != 0) {
 		s->stats.malformed++;
 		why = why ? why : "invalid";
@@ -85,6 +95,15 @@ static void on_event(void *ud, const struct sse_event *ev)
 		record_unref(r);
 		return;
 	}
+	uint64_t seq;
+	if (ackq_push(&s->ackq, r->start_ms, r->id_hash, uv_now(s->loop), &seq) != 0) {
+		/* Cannot track it, so it must not be taken (nor remembered as
+		 * seen): it comes back on the reconnect. */
+		log_error(s->who, "too many records in flight; reconnecting");
+		record_unref(r);
+		s->abort_transfer = true;
+		return;
+	}
 	if (idset_add(&s->seen, r->id_hash, r->start_ms) < 0) {
 		idset_prune(&s->seen, ckpt_resume_since(&s->ckpt));
 		if (idset_add(&s->seen, r->id_hash, r->start_ms) < 0) {
@@ -92,15 +111,9 @@ static void on_event(void *ud, const struct sse_event *ev)
 			idset_add(&s->seen, r->id_hash, r->start_ms);
 		}
 	}
-	uint64_t seq;
-	if (ackq_push(&s->ackq, r->start_ms, r->id_hash, uv_now(s->loop), &seq) != 0) {
-		/* Cannot track it, so it must not be taken: it stays unread
-		 * as far as the checkpoint knows and comes back on reconnect. */
-		log_error(s->who, "too many records in flight; reconnecting");
-		record_unref(r);
-		s->abort_transfer = true;
-		return;
-	}
+	/* Only a new record proves the connection useful: one that replays
+	 * nothing but duplicates must not reset the backoff. */
+	s->got_data = true;
 	r->origin = s;
 	r->seq = seq;
 	s->stats.records++;
@@ -230,7 +243,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 	touch(s);
 	if (sse_feed(&s->sse, buf, len) != 0 || s->abort_transfer)
 		return 0;
-	if (!router_accepting(s->router, s->function_name))
+	if (!can_read(s))
 		s->want_pause = true;
 	return len;
 }
@@ -390,7 +403,7 @@ static void start_request(struct stream *s, const char *token)
 	s->got_data = false;
 	s->retry_after_ms = 0;
 	s->abort_transfer = false;
-	s->want_pause = !router_accepting(s->router, s->function_name);
+	s->want_pause = !can_read(s);
 	s->paused = false;
 	s->state = STREAM_CONNECTING;
 	sse_reset(&s->sse);
@@ -421,7 +434,7 @@ static void connect_now(struct stream *s)
 		return;
 	/* Connecting only to pause at once would let the server buffer the
 	 * whole replay for nothing (and drop us); wait for the sinks. */
-	if (!router_accepting(s->router, s->function_name)) {
+	if (!can_read(s)) {
 		s->wait_drain = true;
 		s->state = STREAM_BACKOFF;
 		return;
@@ -466,7 +479,7 @@ int stream_init(struct stream *s, uv_loop_t *loop, const struct stream_conf *con
 	ckpt_init(&s->ckpt, conf->resume_overlap_ms, conf->max_ids);
 	idset_init(&s->seen, conf->max_ids);
 	buf_init(&s->ckpt_data, SIZE_MAX / 2);
-	ackq_init(&s->ackq, ACKQ_MAX);
+	ackq_init(&s->ackq, conf->max_in_flight + ACKQ_SLACK);
 	backoff_init(&s->backoff, conf->backoff_base_ms, conf->backoff_max_ms);
 	uv_timer_init(loop, &s->retry_timer);
 	uv_timer_init(loop, &s->idle_timer);
@@ -490,16 +503,21 @@ void stream_start(struct stream *s)
 		log_info(s->who, "resuming from checkpoint %s (%zu ids in the overlap window)", ts,
 		         idset_len(&s->ckpt.delivered));
 	} else if (rc == LG_EPARSE) {
-		log_error(s->who, "checkpoint is corrupt (kept as .corrupt); starting live");
+		log_error(s->who,
+		          "checkpoint is corrupt (kept as .corrupt); starting as on a first "
+		          "run (initial_lookback)");
 	} else if (rc != LG_ENOENT) {
-		log_error(s->who, "cannot read checkpoint: %s; starting live", lg_strerror(rc));
+		log_error(s->who,
+		          "cannot read checkpoint: %s; starting as on a first run "
+		          "(initial_lookback)",
+		          lg_strerror(rc));
 	}
 	connect_now(s);
 }
 
 void stream_resume(struct stream *s)
 {
-	if (!router_accepting(s->router, s->function_name))
+	if (!can_read(s))
 		return;
 	s->want_pause = false;
 	if (s->wait_drain) {

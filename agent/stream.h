@@ -40,6 +40,7 @@ struct stream_conf {
 	uint64_t initial_lookback_ms;
 	uint64_t backoff_base_ms, backoff_max_ms;
 	size_t max_ids;
+	size_t max_in_flight; /* records read but not yet done, before pausing */
 	const char *state_dir;
 	struct norm_ctx norm; /* function fields are filled per stream */
 };

@@ -18,7 +18,10 @@
 #define IOV_MAX_BUFS 1025
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 60000
-#define OPEN_FLAGS (O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC)
+/* O_NONBLOCK: a FIFO at the path without a reader fails (ENXIO) instead of
+ * blocking a thread-pool thread, and with it shutdown, forever; on regular
+ * files it changes nothing. */
+#define OPEN_FLAGS (O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK)
 
 enum op { OP_NONE, OP_OPEN, OP_FSTAT, OP_WRITE, OP_FSYNC, OP_CLOSE, OP_RENAME };
 
@@ -676,9 +679,7 @@ static int file_open(struct sink *s, struct conf_errs *errs)
 		rc = uv_fs_open(s->loop, &req, c->path, OPEN_FLAGS, 0640, NULL);
 		uv_fs_req_cleanup(&req);
 		if (rc < 0) {
-			conf_err(errs, s->file, s->line, "sink %s: cannot open %s: %s%s", s->name,
-			         c->path, uv_strerror(rc),
-			         rc == UV_ENOENT ? " (its directory must exist)" : "");
+			bad_key(s, errs, "path", "cannot open: ", uv_strerror(rc));
 			free_sink(f);
 			return LG_ECONFIG;
 		}

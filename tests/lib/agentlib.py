@@ -145,14 +145,14 @@ def wait_all_delivered(sim_url, path, total, timeout=60):
 
 
 def run_with_sim(testcase, sim_args, total, project_extra="", sinks=None, during=None,
-                 timeout=60, allow_missing=None):
+                 timeout=60, allow_missing=None, out=None):
     """Runs the simulator (with sim_args, `total` events per function) and an
     agent reading it until every finished event is delivered, then stops the
     agent with SIGTERM and checks it exits 0. `during(sim, agent, workdir)`
     runs while the agent works. Returns (records, agent log, sim stats)."""
     from harness import sim
-    d = tmpdir()
-    out = os.path.join(d, "out.jsonl")
+    d = os.path.dirname(out) if out else tmpdir()
+    out = out or os.path.join(d, "out.jsonl")
     with sim("--total", str(total), "--no-limits", *sim_args) as s:
         cfg = config_for(s, d, sinks=sinks, project_extra=project_extra)
         with Agent(cfg) as a:

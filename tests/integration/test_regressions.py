@@ -1,0 +1,77 @@
+"""Regression tests for bugs found by trying to break the agent."""
+
+import os
+import time
+import unittest
+
+from harness import main, sim, sim_stats, wait_for
+from agentlib import Agent, config_for, read_records, run_with_sim, tmpdir
+
+
+class Regressions(unittest.TestCase):
+    def test_stuck_sink_for_one_function_does_not_stop_others(self):
+        # Sink b (sms-*) can never write (/dev/full) and stays full; sink a
+        # (ivr-*) must keep receiving after its own brief back-pressure.
+        d = tmpdir()
+        out = os.path.join(d, "out.jsonl")
+        sinks = ("[sink a]\ntype = file\npath = %s\nfsync_interval = 1s\nmatch = ivr-*\n"
+                 "queue_max_records = 50\n"
+                 "[sink b]\ntype = file\npath = /dev/full\nmatch = sms-*\n"
+                 "queue_max_records = 10\n" % out)
+        with sim("--rate", "100", "--functions", "2", "--no-limits") as s:
+            with Agent(config_for(s, d, sinks=sinks)) as a:
+                wait_for(lambda: len(read_records(out)) > 300, 30,
+                         what="ivr-handler records while sms-webhook's sink is stuck")
+                a.kill()
+
+    def test_selective_slow_sink_pauses_without_loss(self):
+        # Sink errs takes only error records and acknowledges them late, so
+        # every other record waits behind them in the stream's ack queue:
+        # the stream must pause at max_in_flight, never drop.
+        sinks_tmpl = ("[sink all]\ntype = file\npath = {out}\nfsync = never\n"
+                      "[sink errs]\ntype = null\nack_delay = 2s\nmin_level = error\n")
+        d = tmpdir()
+        out = os.path.join(d, "out.jsonl")
+        recs, log, _ = run_with_sim(self, ["--rate", "150", "--functions", "1"], 600,
+                                    project_extra="max_in_flight = 100\n",
+                                    sinks=sinks_tmpl.format(out=out), out=out)
+        self.assertEqual(len(recs), len(set(r["id"] for r in recs)))
+        self.assertNotIn("too many records in flight", log)
+
+    def test_duplicate_only_connections_back_off(self):
+        # Every connection is dropped before the replay of the overlap
+        # window ends: no progress is possible, but the agent must back off
+        # rather than reconnect in a storm (backoff_max is 2 s here).
+        d = tmpdir()
+        with sim("--rate", "20", "--total", "200", "--no-limits", "--functions", "1",
+                 "--fault", "drop-every=37") as s:
+            with Agent(config_for(s, d)) as a:
+                time.sleep(3)
+                first = sim_stats(s.url)["requests"]["stream"]
+                time.sleep(6)
+                later = sim_stats(s.url)["requests"]["stream"] - first
+                self.assertTrue(a.alive())
+        self.assertLess(later, 20, "%d stream requests in 6 s" % later)
+
+    def test_fifo_output_fails_fast(self):
+        d = tmpdir()
+        fifo = os.path.join(d, "out.jsonl")
+        os.mkfifo(fifo)
+        with sim() as s:
+            with Agent(config_for(s, d)) as a:
+                a.proc.wait(15)
+                self.assertEqual(a.proc.returncode, 2)
+                self.assertIn("key 'path': cannot open", a.log())
+
+    def test_out_of_range_durations_are_config_errors(self):
+        d = tmpdir()
+        with sim() as s:
+            cfg = config_for(s, d, project_extra="resume_overlap = 9223372036854775807ms\n")
+            with Agent(cfg) as a:
+                a.proc.wait(15)
+                self.assertEqual(a.proc.returncode, 2)
+                self.assertIn("resume_overlap must be at most 366d", a.log())
+
+
+if __name__ == "__main__":
+    main()
