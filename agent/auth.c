@@ -130,13 +130,8 @@ static void fetch(struct auth *a)
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, "grant_type=client_credentials");
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, a);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	httpc_set_common(e, a->conf.proxy, a->conf.ca_file);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)a->conf.timeout_ms);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "sinch-logd/" SINCH_LOGD_VERSION);
-	if (a->conf.proxy)
-		curl_easy_setopt(e, CURLOPT_PROXY, a->conf.proxy);
-	if (a->conf.ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, a->conf.ca_file);
 	buf_init(&a->body, AUTH_MAX_BODY);
 	a->fetching = true;
 	if (httpc_start(a->http, &a->req) != 0) {

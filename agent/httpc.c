@@ -227,3 +227,15 @@ long httpc_status(const struct httpc_req *req)
 	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &code);
 	return code;
 }
+
+void httpc_set_common(CURL *easy, const char *proxy, const char *ca_file)
+{
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "sinch-logd/" SINCH_LOGD_VERSION);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	if (proxy)
+		curl_easy_setopt(easy, CURLOPT_PROXY, proxy);
+	if (ca_file)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, ca_file);
+}

@@ -44,6 +44,10 @@ int httpc_start(struct httpc *h, struct httpc_req *req);
 void httpc_cancel(struct httpc_req *req);
 void httpc_close(struct httpc *h, void (*closed)(struct httpc *h));
 
+/* The options every transfer of the agent shares: no signals, our user
+ * agent, http(s) only, and the proxy and CA bundle when set. */
+void httpc_set_common(CURL *easy, const char *proxy, const char *ca_file);
+
 /* The response status of a finished or running transfer (0 if none yet). */
 long httpc_status(const struct httpc_req *req);
 

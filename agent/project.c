@@ -360,13 +360,8 @@ static void on_list_token(struct auth_wait *w, const char *token, int err)
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_list_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	httpc_set_common(e, p->conf.proxy, p->conf.ca_file);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "sinch-logd/" SINCH_LOGD_VERSION);
-	if (p->conf.proxy)
-		curl_easy_setopt(e, CURLOPT_PROXY, p->conf.proxy);
-	if (p->conf.ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, p->conf.ca_file);
 	buf_init(&p->list_body, LIST_MAX_BODY);
 	/* curl copies nothing of the header list: keep it until the end. */
 	p->list_req.data = p;

@@ -308,6 +308,8 @@ int router_add_sinks(struct router *rt, const struct conf *c, const char *state_
 		}
 		if (setup_common(rs, sec, state_dir, check_only, errs) != 0)
 			result = LG_ECONFIG;
+		s->queue_max_records = (uint64_t)rs->common.queue_max_records;
+		s->queue_max_bytes = rs->common.queue_max_bytes;
 		if (s->type->conf_size) {
 			s->conf = calloc(1, s->type->conf_size);
 			if (!s->conf)

@@ -388,15 +388,9 @@ static void start_request(struct stream *s, const char *token)
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	httpc_set_common(e, s->conf->proxy, s->conf->ca_file);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "sinch-logd/" SINCH_LOGD_VERSION);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (s->conf->proxy)
-		curl_easy_setopt(e, CURLOPT_PROXY, s->conf->proxy);
-	if (s->conf->ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, s->conf->ca_file);
 	s->status = 0;
 	s->is_sse = false;
 	s->headers_done = false;
@@ -560,6 +554,11 @@ static void save_done(uv_work_t *req, int status)
 		s->ckpt.dirty = true;
 		log_error(s->who, "cannot write checkpoint: %s",
 		          status ? uv_strerror(status) : lg_strerror(s->ckpt_rc));
+	} else if (log_get_level() == LOG_DEBUG) {
+		char ts[NORM_TIME_LEN];
+		norm_format_time(s->ckpt_since_written, ts);
+		log_debug(s->who, "checkpoint written: since %s, %zu delivered ids in the window",
+		          ts, s->ckpt_ids_written);
 	}
 	if (s->ckpt.dirty && s->ckpt_again)
 		stream_save_checkpoint(s);
@@ -588,6 +587,8 @@ int stream_save_checkpoint(struct stream *s)
 		return rc;
 	}
 	s->ckpt.dirty = false;
+	s->ckpt_since_written = s->ckpt.since_ms;
+	s->ckpt_ids_written = idset_len(&s->ckpt.delivered);
 	s->ckpt_writing = true;
 	s->open_handles++;
 	s->ckpt_work.data = s;

@@ -94,6 +94,8 @@ struct stream {
 	uv_work_t ckpt_work;
 	struct buf ckpt_data; /* the encoded checkpoint being written */
 	int ckpt_rc;
+	int64_t ckpt_since_written; /* what the write in flight holds, for the log */
+	size_t ckpt_ids_written;
 	bool ckpt_writing, ckpt_again;
 	bool closing;
 	struct idset seen;

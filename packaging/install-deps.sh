@@ -8,6 +8,7 @@ build-essential cmake pkg-config clang
 libuv1-dev libcurl4-openssl-dev libcjson-dev librdkafka-dev zlib1g-dev
 libcmocka-dev
 curl python3 procps util-linux
+rsyslog rsyslog-relp rsyslog-gnutls
 "
 
 if [ "$(id -u)" -ne 0 ]; then

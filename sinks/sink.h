@@ -57,6 +57,9 @@ struct sink {
 	int line;
 	const struct conf_section *section; /* for opts_origin(); valid during open() */
 	uint64_t max_record_size; /* the largest serialized record to expect */
+	/* The bounds the router keeps the sink within (records and bytes
+	 * submitted and not yet acknowledged), for sizing its own buffers. */
+	uint64_t queue_max_records, queue_max_bytes;
 	const char *state_dir;
 
 	/* Set by the router. */

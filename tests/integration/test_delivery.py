@@ -96,6 +96,17 @@ class Delivery(unittest.TestCase):
             self.assertEqual(at_kill[i], 1, "id %s duplicated within one run" % i)
             self.assertNotIn(fnv1a(i), ckpt_ids,
                              "id %s was checkpointed as delivered, yet repeated" % i)
+        # The run covered what makes resuming hard: events sharing one start
+        # time, and events arriving out of start order (long requests).
+        per_fn_time = collections.Counter((r["function_id"], r["time"]) for r in recs)
+        self.assertGreater(sum(1 for n in per_fn_time.values() if n > 1), 10)
+        out_of_order = 0
+        last = {}
+        for r in recs:
+            if r["time"] < last.get(r["function_id"], ""):
+                out_of_order += 1
+            last[r["function_id"]] = max(last.get(r["function_id"], ""), r["time"])
+        self.assertGreater(out_of_order, 10)
         # Every record is well-formed and carries its function.
         names = {r["function_id"]: r["function_name"] for r in recs}
         self.assertEqual(set(names), set(oracle))
