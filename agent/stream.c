@@ -633,6 +633,14 @@ static void on_handle_closed(uv_handle_t *h)
 
 void stream_close(struct stream *s, void (*closed)(struct stream *s))
 {
+	const struct stream_stats *st = &s->stats;
+	if (st->connects || st->events)
+		log_info(s->who,
+		         "%" PRIu64 " events: %" PRIu64 " records, %" PRIu64 " duplicates dropped, "
+		         "%" PRIu64 " malformed, %" PRIu64 " oversized, %" PRIu64
+		         " repaired UTF-8; %" PRIu64 " connections, %" PRIu64 " pauses",
+		         st->events, st->records, st->duplicates, st->malformed, st->oversized,
+		         st->utf8_repaired, st->connects, st->pauses);
 	stream_stop(s);
 	s->closing = true;
 	s->closed = closed;
