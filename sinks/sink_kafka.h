@@ -70,6 +70,9 @@ struct sink_kafka_stats {
 
 void sink_kafka_stats(const struct sink *s, struct sink_kafka_stats *out);
 
+extern const struct sink_type sink_kafka_type;
+extern const struct opt_def sink_kafka_opts[];
+
 /* ---- sink_kafka_conf.c: templates and the librdkafka configuration ---- */
 
 /* Checks a template: only {project}, {function}, {function_name}, {kind};
