@@ -11,6 +11,7 @@
 #define PROCID_MAX 128
 #define MSGID_MAX 32
 #define TAG_MAX 32
+#define FIELD_TEXT_MAX 256
 
 static const char *const facilities[] = {
     "kern",   "user",   "mail",   "daemon", "auth",     "syslog", "lpr",          "news",
@@ -45,6 +46,9 @@ struct fields {
 	const char *method, *status, *duration, *memory;
 	size_t method_len, status_len, duration_len, memory_len;
 	int logs; /* the logs array token, or -1 */
+	/* Escaped strings unescaped; these values are short by nature, and a
+	 * longer one is left out rather than cut. */
+	char text[4][FIELD_TEXT_MAX];
 };
 
 static int severity(int level)
@@ -179,14 +183,22 @@ static int unescape_into(struct buf *b, const struct json_doc *d, int tok, size_
 	return 0;
 }
 
-static void scalar(const struct json_doc *d, int obj, const char *key, const char **s, size_t *n)
+static void scalar(const struct json_doc *d, const char *key, char *text, const char **s,
+                   size_t *n)
 {
-	int t = json_obj_get(d, obj, key);
+	int t = json_obj_get(d, 0, key);
 	*s = NULL;
 	*n = 0;
-	if (t < 0 || (d->toks[t].type != JSON_NUMBER && d->toks[t].type != JSON_STRING) ||
-	    (d->toks[t].type == JSON_STRING && (d->toks[t].flags & JSON_F_ESCAPED)))
+	if (t < 0 || (d->toks[t].type != JSON_NUMBER && d->toks[t].type != JSON_STRING))
 		return;
+	if (d->toks[t].type == JSON_STRING && (d->toks[t].flags & JSON_F_ESCAPED)) {
+		long len = json_unescape(d, t, text, FIELD_TEXT_MAX);
+		if (len >= 0) {
+			*s = text;
+			*n = (size_t)len;
+		}
+		return;
+	}
 	*s = json_text(d, t);
 	*n = d->toks[t].len;
 }
@@ -358,10 +370,10 @@ int syslog_fmt_record(const struct syslog_fmt *f, const struct record *r, struct
 	if (doc->toks[0].type != JSON_OBJECT)
 		return LG_EPARSE;
 	struct fields fl;
-	scalar(doc, 0, "method", &fl.method, &fl.method_len);
-	scalar(doc, 0, "status", &fl.status, &fl.status_len);
-	scalar(doc, 0, "duration_ms", &fl.duration, &fl.duration_len);
-	scalar(doc, 0, "memory_mb", &fl.memory, &fl.memory_len);
+	scalar(doc, "method", fl.text[0], &fl.method, &fl.method_len);
+	scalar(doc, "status", fl.text[1], &fl.status, &fl.status_len);
+	scalar(doc, "duration_ms", fl.text[2], &fl.duration, &fl.duration_len);
+	scalar(doc, "memory_mb", fl.text[3], &fl.memory, &fl.memory_len);
 	fl.logs = json_obj_get(doc, 0, "logs");
 	bool lines = f->mode == SYSLOG_FMT_LINE && fl.logs >= 0 &&
 	             doc->toks[fl.logs].type == JSON_ARRAY && doc->toks[fl.logs].size > 0;
