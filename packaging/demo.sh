@@ -22,7 +22,20 @@ SIM_URL=$(head -n 1 "$DEMO_DIR/sim.out" | sed 's/^listening on //')
 export SIM_URL
 echo "demo: simulator at $SIM_URL; records go to the terminal and $DEMO_DIR/records.jsonl" >&2
 echo "demo: the agent's own log is $DEMO_DIR/agent.log; Ctrl-C to stop" >&2
-"$bin/sinch-logd" -c "$top/conf/demo.conf" 2>"$DEMO_DIR/agent.log" || status=$?
+# The agent runs in its own session, so a Ctrl-C at the terminal reaches it
+# once, through this script, and not a second time from the terminal (a
+# second signal makes it exit without draining). A SIGINT or SIGTERM sent to
+# this script alone stops the agent the same way.
+setsid "$bin/sinch-logd" -c "$top/conf/demo.conf" 2>"$DEMO_DIR/agent.log" &
+agent=$!
+trap 'kill -TERM $agent 2>/dev/null || true' INT TERM
+status=0
+# wait returns early when a trapped signal arrives: wait again for the exit.
+while kill -0 $agent 2>/dev/null; do
+	wait $agent && status=0 || status=$?
+done
+kill $sim 2>/dev/null || true
+wait $sim 2>/dev/null || true
 if [ "${status:-0}" -ne 0 ]; then
 	echo "demo: sinch-logd exited with status $status; the end of its log:" >&2
 	tail -n 20 "$DEMO_DIR/agent.log" >&2
