@@ -8,8 +8,9 @@ loopback ports, never the host's /dev/log (imuxsock SysSock.Use="off").
 Every message rsyslog receives is written by a template as one JSON object
 per line with what rsyslog itself parsed: pri, facility, severity, hostname,
 app, procid, msgid, sd (STRUCTURED-DATA), msg, and input (the module that
-received it). imtcp listens on port 0 and reports it through its
-listenPortFileName; imrelp and imudp (rsyslog 8.2302 has no port file for
+received it). imtcp first listens on port 0 and reports it through its
+listenPortFileName (a restart asks for that same port again: a forwarder
+reconnects to the address it was given); imrelp and imudp (rsyslog 8.2302 has no port file for
 them) get ports reserved just before the start, and a start that fails to
 bind them is retried with new ones. ``restart()`` stops rsyslogd and starts
 it again on the same ports (the same output file)."""
@@ -49,7 +50,7 @@ ruleset(name="parsed") {{
   action(type="omfile" file="{out}" template="parsed" flushOnTXEnd="on"
          asyncWriting="off")
 }}
-input(type="imtcp" port="0" address="127.0.0.1" listenPortFileName="{tcp_port_file}"
+input(type="imtcp" port="{tcp_port}" address="127.0.0.1" listenPortFileName="{tcp_port_file}"
       ruleset="parsed")
 input(type="imrelp" port="{relp_port}" address="127.0.0.1" ruleset="parsed")
 input(type="imudp" port="{udp_port}" address="127.0.0.1" ruleset="parsed")
@@ -87,6 +88,7 @@ class Rsyslog:
         with open(self.conf, "w") as f:
             f.write(CONFIG.format(work=self.work, out=self.out,
                                   tcp_port_file=self.tcp_port_file,
+                                  tcp_port=self.tcp_port or 0,
                                   relp_port=self.relp_port, udp_port=self.udp_port,
                                   unix_path=self.unix_path))
 
@@ -103,27 +105,37 @@ class Rsyslog:
         finally:
             log.close()
 
+    def _listening(self, port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
     def _ready(self):
         if self.proc.poll() is not None:
             raise RuntimeError("rsyslogd exited with %s:\n%s" % (self.proc.returncode,
                                                                 self.log()))
-        if not os.path.exists(self.tcp_port_file) or not os.path.exists(self.unix_path):
+        if not os.path.exists(self.unix_path):
             return False
-        with open(self.tcp_port_file) as f:
-            text = f.read().strip()
-        if not text:
+        if self.tcp_port is None:
+            # imtcp writes its port file only when it was asked for port 0.
+            if not os.path.exists(self.tcp_port_file):
+                return False
+            with open(self.tcp_port_file) as f:
+                text = f.read().strip()
+            if not text:
+                return False
+            self.tcp_port = int(text)
+        elif not self._listening(self.tcp_port):
             return False
-        self.tcp_port = int(text)
-        try:
-            socket.create_connection(("127.0.0.1", self.relp_port), timeout=1).close()
-        except OSError:
-            return False
-        return True
+        return self._listening(self.relp_port)
 
     def start(self):
         for attempt in range(3):
             if self.relp_port is None or attempt:
                 self.relp_port = reserve_port()
+                self.tcp_port = None
                 self.udp_port = reserve_port(socket.SOCK_DGRAM)
             self._spawn()
             try:
