@@ -5,9 +5,9 @@ set -eu
 
 PKGS="
 build-essential cmake pkg-config clang
-libuv1-dev libcurl4-openssl-dev libcjson-dev librdkafka-dev zlib1g-dev
+libuv1-dev libcurl4-openssl-dev libcjson-dev librdkafka-dev zlib1g-dev libssl-dev
 libcmocka-dev
-curl python3 procps util-linux
+curl python3 procps util-linux openssl
 rsyslog rsyslog-relp rsyslog-gnutls
 "
 

@@ -14,9 +14,9 @@
 #define FIELD_TEXT_MAX 256
 
 static const char *const facilities[] = {
-    "kern",   "user",   "mail",   "daemon", "auth",     "syslog", "lpr",          "news",
-    "uucp",   "cron",   "authpriv", "ftp",  "ntp",      "security", "console",   "solaris-cron",
-    "local0", "local1", "local2", "local3", "local4",   "local5", "local6",       "local7",
+    "kern",   "user",   "mail",     "daemon", "auth",   "syslog",   "lpr",     "news",
+    "uucp",   "cron",   "authpriv", "ftp",    "ntp",    "security", "console", "solaris-cron",
+    "local0", "local1", "local2",   "local3", "local4", "local5",   "local6",  "local7",
 };
 
 int syslog_fmt_facility(const char *name)
@@ -133,8 +133,8 @@ static int put_time(struct buf *b, int64_t ms, bool rfc3164)
 	if (!gmtime_r(&t, &tm))
 		return buf_putc(b, '-');
 	if (rfc3164)
-		return buf_printf(b, "%s %2d %02d:%02d:%02d", mon[tm.tm_mon], tm.tm_mday, tm.tm_hour,
-		                  tm.tm_min, tm.tm_sec);
+		return buf_printf(b, "%s %2d %02d:%02d:%02d", mon[tm.tm_mon], tm.tm_mday,
+		                  tm.tm_hour, tm.tm_min, tm.tm_sec);
 	return buf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
 	                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
 }
@@ -166,8 +166,7 @@ static int put_text(struct buf *b, const char *s, size_t n, bool sd, size_t limi
 
 /* Unescapes string token tok into the end of b, returning its start offset
  * through *off and length through *len (b may move: use offsets). */
-static int unescape_into(struct buf *b, const struct json_doc *d, int tok, size_t *off,
-                         size_t *len)
+static int unescape_into(struct buf *b, const struct json_doc *d, int tok, size_t *off, size_t *len)
 {
 	size_t cap = d->toks[tok].len + 1;
 	int rc = buf_reserve(b, cap);
@@ -183,8 +182,7 @@ static int unescape_into(struct buf *b, const struct json_doc *d, int tok, size_
 	return 0;
 }
 
-static void scalar(const struct json_doc *d, const char *key, char *text, const char **s,
-                   size_t *n)
+static void scalar(const struct json_doc *d, const char *key, char *text, const char **s, size_t *n)
 {
 	int t = json_obj_get(d, 0, key);
 	*s = NULL;
@@ -300,8 +298,8 @@ static int build(const struct syslog_fmt *f, const struct record *r, const struc
 		return rc;
 	size_t app_len = b->len - hdr;
 	char app[TAG_MAX > APP_NAME_MAX ? TAG_MAX + 1 : APP_NAME_MAX + 1];
-	size_t keep = app_len > (r3164 ? TAG_MAX : APP_NAME_MAX) ? (r3164 ? TAG_MAX : APP_NAME_MAX)
-	                                                          : app_len;
+	size_t keep =
+	    app_len > (r3164 ? TAG_MAX : APP_NAME_MAX) ? (r3164 ? TAG_MAX : APP_NAME_MAX) : app_len;
 	memcpy(app, b->data + hdr, keep);
 	b->len = hdr;
 	if (r3164) {

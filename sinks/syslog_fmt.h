@@ -50,9 +50,9 @@ enum syslog_fmt_framing { SYSLOG_FMT_OCTET, SYSLOG_FMT_LF, SYSLOG_FMT_NONE };
 #define SYSLOG_FMT_SD_ID_MAX 32
 
 struct syslog_fmt {
-	int format;   /* enum syslog_fmt_format */
-	int mode;     /* enum syslog_fmt_mode */
-	int facility; /* 0..23 */
+	int format;           /* enum syslog_fmt_format */
+	int mode;             /* enum syslog_fmt_mode */
+	int facility;         /* 0..23 */
 	const char *hostname; /* NULL or "": "-" */
 	const char *app_name; /* template; NULL: "sinch-fn" */
 	const char *sd_id;    /* NULL: "fn@32473" */

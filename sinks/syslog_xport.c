@@ -1,6 +1,7 @@
 #include "syslog_xport.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "syslog_tls.h"
 
 #define KEEPALIVE_DELAY_S 30
 #define READ_BUF 65536
@@ -18,7 +20,7 @@
  * still hold its handle or its getaddrinfo request, and the callbacks that
  * come then find owner NULL and only free it. */
 struct syslog_xport_conn {
-	struct syslog_xport *owner; /* NULL once dropped */
+	struct syslog_xport *owner;  /* NULL once dropped */
 	struct syslog_xport *closer; /* the closing transport waiting for it */
 	int kind;
 	bool resolving, handle_open;
@@ -31,6 +33,9 @@ struct syslog_xport_conn {
 	int fd; /* datagram sockets */
 	uv_connect_t creq;
 	uv_write_t wreq;
+	bool tls_on;
+	struct syslog_tls tls;
+	unsigned out_pending; /* TLS: ciphertext writes under way */
 	/* Datagrams still to send. */
 	uv_buf_t bufs[SYSLOG_XPORT_DGRAM_MAX];
 	unsigned nbufs, next;
@@ -40,6 +45,7 @@ struct syslog_xport_conn {
 static void conn_release(struct syslog_xport_conn *c)
 {
 	struct syslog_xport *closer = c->closer;
+	syslog_tls_free(&c->tls);
 	free(c);
 	if (closer && --closer->close_pending == 0)
 		closer->closed(closer);
@@ -51,6 +57,18 @@ static void on_conn_closed(uv_handle_t *h)
 	if (c->kind != SYSLOG_XPORT_TCP && c->fd >= 0)
 		close(c->fd);
 	conn_release(c);
+}
+
+/* Only when nothing else is queued, and only what the socket takes now: a
+ * close never waits on a peer that stopped reading. */
+static void send_close_notify(struct syslog_xport_conn *c)
+{
+	char bytes[256];
+	syslog_tls_close_notify(&c->tls);
+	size_t n = syslog_tls_take(&c->tls, bytes, sizeof(bytes));
+	uv_buf_t b = uv_buf_init(bytes, (unsigned)n);
+	if (n)
+		uv_try_write((uv_stream_t *)&c->u.tcp, &b, 1);
 }
 
 /* Detaches the connection; its memory goes once libuv lets go. */
@@ -69,6 +87,8 @@ static void conn_drop(struct syslog_xport *x)
 		x->close_pending++;
 	}
 	if (c->handle_open) {
+		if (c->tls_on && c->tls.up && !c->out_pending)
+			send_close_notify(c);
 		uv_close(&c->u.h, on_conn_closed);
 		return;
 	}
@@ -146,8 +166,8 @@ static void on_timeout(uv_timer_t *t)
 		fail(x, err, 0);
 }
 
-void syslog_xport_init(struct syslog_xport *x, uv_loop_t *loop,
-                       const struct syslog_xport_cbs *cb, void *data)
+void syslog_xport_init(struct syslog_xport *x, uv_loop_t *loop, const struct syslog_xport_cbs *cb,
+                       void *data)
 {
 	x->loop = loop;
 	x->cb = cb;
@@ -163,6 +183,111 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init(c->rbuf, sizeof(c->rbuf));
 }
 
+/* A ciphertext write; the last one of an owner's write completes it. */
+struct out_req {
+	uv_write_t req;
+	struct syslog_xport_conn *c;
+	bool completes;
+	char data[];
+};
+
+static void on_out_written(uv_write_t *req, int status)
+{
+	struct out_req *o = req->data;
+	struct syslog_xport_conn *c = o->c;
+	bool completes = o->completes;
+	free(o);
+	c->out_pending--;
+	struct syslog_xport *x = c->owner;
+	if (!x)
+		return;
+	if (status < 0) {
+		fail(x, status, x->writing ? 1 : x->connected ? 2 : 0);
+		return;
+	}
+	if (completes) {
+		x->writing = false;
+		x->cb->on_written(x, 0);
+	}
+}
+
+/* Sends what the TLS session produced (a completing write even when that
+ * is nothing, so that completion still comes from the loop). */
+static int tls_flush(struct syslog_xport_conn *c, bool completes)
+{
+	size_t n = syslog_tls_pending(&c->tls);
+	if (!n && !completes)
+		return 0;
+	struct out_req *o = malloc(sizeof(*o) + (n ? n : 1));
+	if (!o)
+		return UV_ENOMEM;
+	o->c = c;
+	o->completes = completes;
+	o->req.data = o;
+	n = syslog_tls_take(&c->tls, o->data, n);
+	uv_buf_t b = uv_buf_init(o->data, (unsigned)n);
+	int rc = uv_write(&o->req, (uv_stream_t *)&c->u.tcp, &b, 1, on_out_written);
+	if (rc < 0) {
+		free(o);
+		return rc;
+	}
+	c->out_pending++;
+	return 0;
+}
+
+static void tls_fail(struct syslog_xport *x, struct syslog_xport_conn *c, int status, int what)
+{
+	snprintf(x->err, sizeof(x->err), "%s", c->tls.err);
+	fail(x, status, what);
+}
+
+/* Ciphertext arrived: the handshake goes on, or plaintext goes up. */
+static void tls_input(struct syslog_xport *x, struct syslog_xport_conn *c, const char *data,
+                      size_t n)
+{
+	if (syslog_tls_feed(&c->tls, data, n) < 0) {
+		fail(x, UV_ENOMEM, x->connected ? 2 : 0);
+		return;
+	}
+	if (!c->tls.up) {
+		int rc = syslog_tls_handshake(&c->tls);
+		int frc = tls_flush(c, false);
+		if (rc < 0) {
+			tls_fail(x, c, UV_EPROTO, 0);
+			return;
+		}
+		if (frc < 0) {
+			fail(x, frc, 0);
+			return;
+		}
+		if (rc == 0)
+			return;
+		uv_timer_stop(&x->timer);
+		x->connected = true;
+		x->cb->on_connect(x, 0);
+	}
+	char text[16384];
+	while (c->owner == x) {
+		ssize_t got = syslog_tls_read(&c->tls, text, sizeof(text));
+		if (got == 0)
+			break;
+		if (got < 0) {
+			if (got == LG_ECLOSED)
+				fail(x, UV_EOF, 2);
+			else
+				tls_fail(x, c, UV_EPROTO, 2);
+			return;
+		}
+		x->cb->on_readable(x, text, got);
+	}
+	/* A session may answer what it read (a key update). */
+	if (c->owner == x) {
+		int rc = tls_flush(c, false);
+		if (rc < 0)
+			fail(x, rc, 2);
+	}
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct syslog_xport_conn *c = s->data;
@@ -170,7 +295,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (!x || n == 0)
 		return;
 	if (n < 0)
-		fail(x, (int)n, 2);
+		fail(x, (int)n, x->connected ? 2 : 0);
+	else if (c->tls_on)
+		tls_input(x, c, buf->base, (size_t)n);
 	else
 		x->cb->on_readable(x, buf->base, n);
 }
@@ -183,6 +310,21 @@ static void on_tcp_connect(uv_connect_t *req, int status)
 		return;
 	if (status == 0)
 		status = uv_read_start((uv_stream_t *)&c->u.tcp, on_alloc, on_read);
+	if (status == 0 && x->tls_ctx) {
+		/* Connected once the handshake is done; the timer runs on. */
+		const char *name = x->tls_name ? x->tls_name : x->host;
+		status =
+		    syslog_tls_start(&c->tls, x->tls_ctx, name, x->tls_verify) < 0 ? UV_ENOMEM : 0;
+		c->tls_on = status == 0;
+		if (status == 0 && syslog_tls_handshake(&c->tls) < 0) {
+			tls_fail(x, c, UV_EPROTO, 0);
+			return;
+		}
+		if (status == 0)
+			status = tls_flush(c, false);
+		if (status == 0)
+			return;
+	}
 	if (status < 0) {
 		fail(x, status, 0);
 		return;
@@ -263,6 +405,7 @@ int syslog_xport_connect(struct syslog_xport *x)
 	c->kind = x->kind;
 	c->fd = -1;
 	x->conn = c;
+	x->err[0] = '\0';
 	if (x->connect_timeout_ms)
 		uv_timer_start(&x->timer, on_timeout, x->connect_timeout_ms, 0);
 	int rc;
@@ -273,7 +416,7 @@ int syslog_xport_connect(struct syslog_xport *x)
 	} else {
 		struct addrinfo hints = {.ai_family = AF_UNSPEC,
 		                         .ai_socktype = x->kind == SYSLOG_XPORT_TCP ? SOCK_STREAM
-		                                                                   : SOCK_DGRAM};
+		                                                                    : SOCK_DGRAM};
 		c->gai.data = c;
 		c->resolving = true;
 		rc = uv_getaddrinfo(x->loop, &c->gai, on_resolved, x->host, x->port, &hints);
@@ -344,6 +487,16 @@ int syslog_xport_write(struct syslog_xport *x, const uv_buf_t *bufs, unsigned n)
 	if (!c || !x->connected || x->writing)
 		return LG_EINVAL;
 	x->writing = true;
+	if (c->tls_on) {
+		int rc = 0;
+		for (unsigned i = 0; i < n && rc == 0; i++)
+			rc = syslog_tls_write(&c->tls, bufs[i].base, bufs[i].len);
+		if (rc == 0)
+			rc = tls_flush(c, true);
+		if (rc < 0)
+			x->writing = false;
+		return rc < 0 ? LG_EIO : 0;
+	}
 	if (x->kind == SYSLOG_XPORT_TCP) {
 		c->wreq.data = c;
 		int rc = uv_write(&c->wreq, (uv_stream_t *)&c->u.tcp, bufs, n, on_write);
@@ -359,6 +512,11 @@ int syslog_xport_write(struct syslog_xport *x, const uv_buf_t *bufs, unsigned n)
 	c->nbufs = n;
 	c->next = 0;
 	return uv_poll_start(&c->u.poll, UV_WRITABLE, on_poll) < 0 ? LG_EIO : 0;
+}
+
+const char *syslog_xport_strerror(const struct syslog_xport *x, int status)
+{
+	return x->err[0] ? x->err : uv_strerror(status);
 }
 
 void syslog_xport_disconnect(struct syslog_xport *x)

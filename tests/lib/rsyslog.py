@@ -58,6 +58,22 @@ input(type="imuxsock" socket="{unix_path}" useSpecialParser="off" parseHostname=
       ignoreTimestamp="off" createPath="off" ruleset="parsed")
 """
 
+# With a Pki (tests/lib/certs.py): imtcp over TLS (gtls) without and with a
+# required client certificate, and imrelp over TLS (which always requires
+# one).
+TLS_CONFIG = """input(type="imtcp" port="{tls_port}" address="127.0.0.1"
+      listenPortFileName="{tls_port_file}" ruleset="parsed"
+      streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon"
+      streamDriver.CAFile="{ca}" streamDriver.CertFile="{cert}" streamDriver.KeyFile="{key}")
+input(type="imtcp" port="{tls_client_port}" address="127.0.0.1"
+      listenPortFileName="{tls_client_port_file}" ruleset="parsed"
+      streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="x509/certvalid"
+      streamDriver.CAFile="{ca}" streamDriver.CertFile="{cert}" streamDriver.KeyFile="{key}")
+input(type="imrelp" port="{relp_tls_port}" address="127.0.0.1" ruleset="parsed"
+      tls="on" tls.authMode="certvalid" tls.caCert="{ca}" tls.myCert="{cert}"
+      tls.myPrivKey="{key}")
+"""
+
 
 def reserve_port(kind=socket.SOCK_STREAM):
     """A port free right now on 127.0.0.1 (bound, then released)."""
@@ -70,7 +86,7 @@ def reserve_port(kind=socket.SOCK_STREAM):
 
 
 class Rsyslog:
-    def __init__(self, start_timeout=15.0):
+    def __init__(self, start_timeout=15.0, pki=None):
         self.dir = tmpdir(prefix="sinch-rsyslog-")
         self.work = os.path.join(self.dir, "work")
         os.mkdir(self.work)
@@ -83,6 +99,14 @@ class Rsyslog:
         self.start_timeout = start_timeout
         self.proc = None
         self.tcp_port = self.relp_port = self.udp_port = None
+        self.pki = pki
+        self.tls_port = self.tls_client_port = self.relp_tls_port = None
+        # imtcp listeners asked for port 0 at the first start: attribute,
+        # port file.
+        self.port_files = [("tcp_port", self.tcp_port_file)]
+        if pki:
+            self.port_files += [("tls_port", os.path.join(self.dir, "tls.port")),
+                                ("tls_client_port", os.path.join(self.dir, "tlsc.port"))]
 
     def _write_config(self):
         with open(self.conf, "w") as f:
@@ -91,9 +115,16 @@ class Rsyslog:
                                   tcp_port=self.tcp_port or 0,
                                   relp_port=self.relp_port, udp_port=self.udp_port,
                                   unix_path=self.unix_path))
+            if self.pki:
+                f.write(TLS_CONFIG.format(
+                    tls_port=self.tls_port or 0, tls_port_file=self.port_files[1][1],
+                    tls_client_port=self.tls_client_port or 0,
+                    tls_client_port_file=self.port_files[2][1],
+                    relp_tls_port=self.relp_tls_port, ca=self.pki.ca,
+                    cert=self.pki.server_cert, key=self.pki.server_key))
 
     def _spawn(self):
-        for p in (self.tcp_port_file, self.pidfile):
+        for p in [f for _, f in self.port_files] + [self.pidfile]:
             if os.path.exists(p):
                 os.unlink(p)
         self._write_config()
@@ -118,16 +149,19 @@ class Rsyslog:
                                                                 self.log()))
         if not os.path.exists(self.unix_path):
             return False
-        if self.tcp_port is None:
-            # imtcp writes its port file only when it was asked for port 0.
-            if not os.path.exists(self.tcp_port_file):
+        for attr, port_file in self.port_files:
+            if getattr(self, attr) is None:
+                # imtcp writes its port file only when asked for port 0.
+                if not os.path.exists(port_file):
+                    return False
+                with open(port_file) as f:
+                    text = f.read().strip()
+                if not text:
+                    return False
+                setattr(self, attr, int(text))
+            elif not self._listening(getattr(self, attr)):
                 return False
-            with open(self.tcp_port_file) as f:
-                text = f.read().strip()
-            if not text:
-                return False
-            self.tcp_port = int(text)
-        elif not self._listening(self.tcp_port):
+        if self.pki and not self._listening(self.relp_tls_port):
             return False
         return self._listening(self.relp_port)
 
@@ -135,7 +169,9 @@ class Rsyslog:
         for attempt in range(3):
             if self.relp_port is None or attempt:
                 self.relp_port = reserve_port()
-                self.tcp_port = None
+                self.relp_tls_port = reserve_port()
+                for attr, _ in self.port_files:
+                    setattr(self, attr, None)
                 self.udp_port = reserve_port(socket.SOCK_DGRAM)
             self._spawn()
             try:
