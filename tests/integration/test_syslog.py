@@ -64,7 +64,8 @@ class Syslog(SyslogCase):
         self.assertIn("closing:", log)
 
     def test_golden_cases_parse_in_rsyslog(self):
-        """Sends every octet-counted golden message in one stream."""
+        """Sends every octet-counted golden message in one stream, then
+        each as a UDP datagram, then the LF-framed case twice."""
         cases = []
         for path in sorted(glob.glob(os.path.join(SRC_DIR, "tests/data/syslog/*.in"))):
             with open(path) as f:
@@ -82,12 +83,33 @@ class Syslog(SyslogCase):
                 frames.append((name, data[sp + 1:sp + 1 + n]))
                 i = sp + 1 + n
         self.assertGreater(len(frames), 10)
+        with open(os.path.join(SRC_DIR, "tests/data/syslog/rfc5424_lf_framing.out"), "rb") as f:
+            lf = f.read()
         with Rsyslog() as rs:
             s = socket.create_connection(("127.0.0.1", rs.tcp_port))
             s.sendall(b"".join(b"%d %s" % (len(m), m) for _, m in frames))
             s.close()
             msgs = rs.wait_messages(lambda m: len(m) >= len(frames), 20)
-        self.assertEqual(len(msgs), len(frames), "the stream desynchronized")
+            self.assertEqual(len(msgs), len(frames), "the stream desynchronized")
+            self.check_parsed(frames, msgs)
+            # The same messages as datagrams, one each.
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for _, m in frames:
+                u.sendto(m, ("127.0.0.1", rs.udp_port))
+            u.close()
+            msgs = rs.wait_messages(lambda m: len(m) >= 2 * len(frames), 20)[len(frames):]
+            self.assertEqual(len(msgs), len(frames))
+            self.check_parsed(frames, msgs)
+            # LF framing: the newline inside travels as #012, one message.
+            s = socket.create_connection(("127.0.0.1", rs.tcp_port))
+            s.sendall(lf + lf)
+            s.close()
+            msgs = rs.wait_messages(lambda m: len(m) >= 2 * len(frames) + 2, 20)
+        self.assertEqual(len(msgs), 2 * len(frames) + 2)
+        self.assertEqual([m["msg"] for m in msgs[-2:]], ["two#012lines"] * 2)
+        self.assertEqual(msgs[-1]["msgid"], "console")
+
+    def check_parsed(self, frames, msgs):
         for (name, raw), m in zip(frames, msgs):
             head = raw.split(b" ", 6)
             self.assertEqual(m["pri"], head[0][1:head[0].index(b">")].decode(), name)
