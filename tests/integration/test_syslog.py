@@ -2,7 +2,8 @@
 on what rsyslog itself parsed (PRI, APP-NAME, MSGID, STRUCTURED-DATA, MSG):
 
 - every event id arrives over RELP, TCP with octet counting, TCP with LF
-  framing, UDP and a unix datagram socket, in request and line mode;
+  framing, UDP and a unix datagram socket, in request and line mode, and
+  in RFC 3164 over TCP;
 - the formatter's golden cases (tests/data/syslog/*.out: quotes, backslashes,
   ']', NUL, non-ASCII, over-long fields, truncation) sent as one octet-counted
   TCP stream are parsed field by field as intended, without desynchronizing.
@@ -30,11 +31,17 @@ class Syslog(SyslogCase):
                      sink("udp", "udp", "127.0.0.1:%d" % rs.udp_port) +
                      sink("unix", "unix", rs.unix_path) +
                      sink("relp-line", "relp", "127.0.0.1:%d" % rs.relp_port,
-                          "mode = line\napp_name = {function_name}\n"))
+                          "mode = line\napp_name = {function_name}\n") +
+                     sink("rfc3164", "tcp", "127.0.0.1:%d" % rs.tcp_port,
+                          "format = rfc3164\nfacility = daemon\n"))
             hosts = ["relp", "tcp-octet", "tcp-lf", "udp", "unix"]
 
+            def ids3164(h):
+                return [json.loads(m["msg"])["id"] for m in h["rfc3164"]]
+
             def want(h, oracle, agent):
-                return all(oracle <= set(ids_of(h[n])) for n in hosts)
+                return (all(oracle <= set(ids_of(h[n])) for n in hosts) and
+                        oracle <= set(ids3164(h)))
 
             got, oracle, log = self.run_agent(rs, sinks, total, want=want)
         self.assertEqual(len(oracle), 3 * total)
@@ -61,6 +68,13 @@ class Syslog(SyslogCase):
         self.assertTrue(any(m["msgid"] == "console" for m in lines))
         self.assertTrue(oracle <= set(ids_of(lines)))
         self.assertTrue(all(m["app"] == sd_params(m["sd"])["function_name"] for m in lines))
+        # RFC 3164: no structured data, TAG the APP-NAME, the JSON as MSG.
+        self.assertEqual(sorted(ids3164(got)), sorted(oracle))
+        for m in got["rfc3164"]:
+            rec = json.loads(m["msg"])
+            self.assertEqual((m["app"], m["sd"], m["facility"]), ("sinch-fn", "-", "daemon"))
+            sev = {"error": 3, "warning": 4, "info": 6, "debug": 7}[rec["level"]]
+            self.assertEqual(int(m["pri"]), 3 * 8 + sev)
         self.assertIn("closing:", log)
 
     def test_golden_cases_parse_in_rsyslog(self):
