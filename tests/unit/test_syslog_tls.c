@@ -1,6 +1,6 @@
 /* syslog_tls over memory buffers, against an OpenSSL server in the same
  * process (no socket): a trusted certificate completes the handshake for
- * its DNS name and its IP address, data goes both ways, the server's
+ * its DNS name (sent as SNI) and its IP address, data goes both ways, the server's
  * close_notify reads as LG_ECLOSED; an untrusted certificate and a wrong
  * name fail with OpenSSL's reason; a missing file names its key. */
 #include <setjmp.h>
@@ -159,6 +159,7 @@ static void test_trusted_dns_name(void **state)
 	struct pair *p = *state;
 	assert_int_equal(handshake(p, p->server.path, "localhost"), 1);
 	assert_true(p->cli.up);
+	assert_string_equal(SSL_get_servername(p->srv, TLSEXT_NAMETYPE_host_name), "localhost");
 	exchange(p);
 }
 
@@ -166,6 +167,8 @@ static void test_trusted_ip_address(void **state)
 {
 	struct pair *p = *state;
 	assert_int_equal(handshake(p, p->server.path, "127.0.0.1"), 1);
+	/* No SNI for an address (RFC 6066 allows host names only). */
+	assert_null(SSL_get_servername(p->srv, TLSEXT_NAMETYPE_host_name));
 	exchange(p);
 }
 
