@@ -1,4 +1,4 @@
-"""The shipped rsyslog examples work:
+"""The shipped rsyslog examples work, and bad TLS options are named:
 
 - conf/rsyslog-forward.conf (the agent side) passes --check-config;
 - conf/rsyslog-receiver.conf, with its paths and ports pointed at a test
@@ -6,7 +6,10 @@
   (SysSock.Use="off" added, so the host's /dev/log is never touched), takes
   every event from the agent over RELP, RELP over TLS, TCP and TLS with a
   client certificate, and writes each as one JSON line whose structured data
-  and record are JSON objects."""
+  and record are JSON objects;
+- --check-config names the file, line and key of each bad TLS option (an
+  unreadable ca_file, TLS keys on a transport without TLS, half a client
+  certificate, a key that does not match its certificate, tls on tcp)."""
 
 import collections
 import json
@@ -72,6 +75,35 @@ class ShippedConf(SyslogCase):
                            env=env, capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("configuration is valid", r.stdout)
+
+    def test_check_config_names_bad_tls_options(self):
+        # The router opens no sink after one failed, so one config each.
+        d = tmpdir()
+        pki = Pki()
+        head = "[project p]\nproject_id = x\nkey_id = k\nkey_secret = s\n[sink a]\n"
+        cases = [
+            ("transport = tls\naddress = h:6514\nca_file = %s/missing.pem\n" % d,
+             "bad.conf:9: [sink a]: key 'ca_file': cannot read %s/missing.pem: No such file"
+             % d),
+            ("transport = udp\naddress = h:514\nca_file = %s\n" % pki.ca,
+             "bad.conf:9: [sink a]: key 'ca_file': needs transport = tls, or relp with tls = on"),
+            ("transport = relp\ntls = on\naddress = h:2514\ncert_file = %s\n" % pki.client_cert,
+             "bad.conf:5: [sink a]: key 'key_file': a client certificate needs both"),
+            ("transport = tls\naddress = h:6514\ncert_file = %s\nkey_file = %s\n"
+             % (pki.client_cert, pki.server_key),
+             "bad.conf:10: [sink a]: key 'key_file': error:05800074:x509 certificate "
+             "routines::key values mismatch"),
+            ("transport = tcp\ntls = on\naddress = h:1514\n",
+             "bad.conf:8: [sink a]: key 'tls': applies to transport = relp"),
+        ]
+        for body, want in cases:
+            cfg = os.path.join(d, "bad.conf")
+            with open(cfg, "w") as f:
+                f.write(head + "type = syslog\n" + body)
+            r = subprocess.run([agent_bin(), "--check-config", "-c", cfg],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(want, r.stderr)
 
     def test_receiver_conf_writes_json(self):
         pki = Pki()

@@ -12,8 +12,8 @@ received it). imtcp first listens on port 0 and reports it through its
 listenPortFileName (a restart asks for that same port again: a forwarder
 reconnects to the address it was given); imrelp and imudp (rsyslog 8.2302 has no port file for
 them) get ports reserved just before the start, and a start that fails to
-bind them is retried with new ones. ``restart()`` stops rsyslogd and starts
-it again on the same ports (the same output file)."""
+bind them is retried with new ones. ``restart()`` stops (or kills) rsyslogd
+and starts it again on the same ports (the same output file)."""
 
 import json
 import os
@@ -187,9 +187,13 @@ class Rsyslog:
         text = self.log()
         return "Address already in use" in text or "could not create" in text.lower()
 
-    def restart(self, down_seconds=0.0):
-        """Stops rsyslogd, waits, starts it again on the same ports."""
-        self.stop()
+    def restart(self, down_seconds=0.0, kill=False):
+        """Stops rsyslogd (SIGTERM, or SIGKILL: it dies without closing its
+        sessions cleanly), waits, starts it again on the same ports."""
+        if kill:
+            self.kill()
+        else:
+            self.stop()
         time.sleep(down_seconds)
         self._spawn()
         wait_for(self._ready, self.start_timeout, what="rsyslogd listening again")

@@ -1,14 +1,21 @@
 """What the syslog integration tests share: sink sections, grouping what
 rsyslogd parsed by the sending sink (each sink sends its own name as
-HOSTNAME), reading the structured data back, and one agent run against the
-simulator."""
+HOSTNAME), reading the structured data back, one agent run against the
+simulator, and a receiver restart in the middle of one."""
 
 import collections
 import re
+import sys
+import time
 import unittest
 
 from harness import sim, sim_stats, wait_for
 from agentlib import Agent, config_for, oracle_ids, tmpdir
+from certs import Pki
+from rsyslog import Rsyslog
+
+# sink_syslog's default: frames sent again after a TCP or TLS reconnect.
+RESEND_WINDOW = 10
 
 SD_PARAM = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
@@ -58,3 +65,60 @@ class SyslogCase(unittest.TestCase):
                 self.assertEqual(a.stop(), 0, a.log()[-3000:])
                 log = a.log()
         return by_host(msgs), oracle, log
+
+    def restart_case(self, transport, kill, tls=False):
+        """Stops (SIGTERM) or kills rsyslogd once 150 messages arrived and
+        starts it again on the same ports; returns (lost ids, duplicates)
+        of 1200 events, printed. TCP and TLS are counted once the stream
+        has settled after the reconnect."""
+        total = 400  # at 200/s per function: about two seconds of stream
+        pki = Pki() if tls else None
+        with Rsyslog(pki=pki) as rs:
+            if transport == "relp":
+                port = rs.relp_tls_port if tls else rs.relp_port
+            else:
+                port = rs.tls_port if tls else rs.tcp_port
+            extra = ""
+            if pki:
+                extra = "ca_file = %s\n" % pki.ca
+            if pki and transport == "relp":
+                extra += "tls = on\ncert_file = %s\nkey_file = %s\n" % (pki.client_cert,
+                                                                      pki.client_key)
+            kind = "tls" if tls and transport == "tcp" else transport
+            sinks = sink(transport, kind, "127.0.0.1:%d" % port, extra)
+            marks = {}
+
+            def during(s, a, r):
+                wait_for(lambda: len(r.messages()) >= 150, 30, what="first messages")
+                marks["log"] = len(a.log())
+                r.restart(down_seconds=0.5, kill=kill)
+
+            def want(h, oracle, a):
+                if len(oracle) != 3 * total:
+                    return False
+                if transport == "relp":
+                    return oracle <= set(ids_of(h[transport]))
+                # TCP may lose what the dying connection swallowed: once
+                # reconnected, wait for the stream to settle, then count.
+                if "connected to" not in a.log()[marks["log"]:]:
+                    return False
+                n = len(h[transport])
+                time.sleep(2.0)
+                return len(by_host(rs.messages())[transport]) == n
+
+            got, oracle, log = self.run_agent(rs, sinks, total, during, want, timeout=90)
+        counts = ids_of(got[transport])
+        lost = oracle - set(counts)
+        dups = sum(c - 1 for c in counts.values() if c > 1)
+        sys.stderr.write("%s%s restart (%s): %d events, %d lost, %d duplicates\n" %
+                         (transport, " over TLS" if tls else "", "SIGKILL" if kill else "SIGTERM",
+                          len(oracle), len(lost), dups))
+        self.assertIn("reconnecting", log)
+        self.assertEqual(set(counts) - oracle, set())
+        if transport != "relp":
+            # What the dead connection swallowed is the end of what was
+            # written: the window either covers it (duplicates, no loss) or
+            # falls inside it (loss, no duplicates).
+            self.assertLessEqual(dups, RESEND_WINDOW)
+            self.assertTrue(not lost or dups == 0, "both loss and duplicates")
+        return lost, dups
