@@ -548,6 +548,9 @@ static int syslog_open(struct sink *s, struct conf_errs *errs)
 	y->x.tls_ctx = tls_ctx;
 	y->x.tls_name = c->tls_server_name;
 	y->x.tls_verify = c->tls_verify;
+	if (c->tls && !c->tls_verify)
+		log_warn(s->who, "tls_verify = off: the receiver's certificate is not checked, "
+		                 "anyone in the path can read and change what is sent");
 	s->priv = y;
 	/* Connecting is asynchronous: a receiver that is down is retried. */
 	syslog_xport_connect(&y->x);

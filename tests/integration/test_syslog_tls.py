@@ -9,7 +9,8 @@ and imrelp with tls="on", with a CA and certificates the test makes
 - an untrusted certificate (no ca_file: the host's store does not know the
   test CA) and a certificate for another name are refused, nothing is sent,
   and the agent's log says why in OpenSSL's words; a receiver requiring a
-  client certificate gets nothing from an agent without one."""
+  client certificate gets nothing from an agent without one; tls_verify =
+  off delivers to the untrusted receiver, with a warning."""
 
 import sys
 
@@ -56,9 +57,12 @@ class Tls(SyslogCase):
                           % (pki.client_cert, pki.client_key)) +
                      sink("no-client-cert", "tls", "127.0.0.1:%d" % rs.tls_client_port,
                           "ca_file = %s\n" % pki.ca) +
-                     # The control: the same receiver, trusted.
+                     # The controls: the same receiver, trusted, or not
+                     # checked at all (with a warning).
                      sink("trusted", "tls", "127.0.0.1:%d" % rs.tls_port,
-                          "ca_file = %s\n" % pki.ca))
+                          "ca_file = %s\n" % pki.ca) +
+                     sink("unchecked", "tls", "127.0.0.1:%d" % rs.tls_port,
+                          "tls_verify = off\n"))
             reasons = {
                 "no-ca": "certificate verify failed: unable to get local issuer certificate",
                 "wrong-name": "certificate verify failed: hostname mismatch",
@@ -68,6 +72,7 @@ class Tls(SyslogCase):
             def want(h, oracle, agent):
                 log = agent.log()
                 return (oracle <= set(ids_of(h["trusted"])) and
+                        oracle <= set(ids_of(h["unchecked"])) and
                         all(("[sink %s]" % n) in log and r in log for n, r in reasons.items())
                         and "[sink no-client-cert]" in log)
 
@@ -79,6 +84,8 @@ class Tls(SyslogCase):
             sys.stderr.write(line[0] + "\n")
             self.assertEqual(got[n], [], n)
         self.assertEqual(got["no-client-cert"], [])
+        self.assertIn("[sink unchecked] tls_verify = off: the receiver's certificate is not "
+                      "checked", log)
         refused = [ln for ln in log.splitlines()
                    if "[sink no-client-cert]" in ln and "reconnecting" in ln]
         self.assertTrue(refused, log[-3000:])
