@@ -27,6 +27,7 @@
 #define QUEUE_MAX ((size_t)1 << 20)
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 60000
+#define STABLE_MS 5000 /* a session this old resets the backoff when lost */
 
 struct ent *sink_syslog_at(struct syslog_sink *y, size_t i)
 {
@@ -115,6 +116,12 @@ static void on_retry(uv_timer_t *t)
 void sink_syslog_lost(struct syslog_sink *y, const char *what, int err)
 {
 	syslog_xport_disconnect(&y->x);
+	/* A session that worked for a while starts the backoff over; one that
+	 * a receiver accepts and drops at once (a refused certificate) keeps
+	 * it growing, so neither the retries nor their log lines spin. */
+	if (y->est && uv_now(y->s->loop) - y->est_ms >= STABLE_MS)
+		backoff_reset(&y->backoff);
+	y->est = false;
 	if (!y->failing || log_get_level() <= LOG_DEBUG)
 		log_warn(y->s->who, "%s %s: %s; reconnecting", what, y->c->address,
 		         syslog_xport_strerror(&y->x, err));
@@ -139,7 +146,8 @@ void sink_syslog_established(struct syslog_sink *y)
 	if (y->failing)
 		log_info(y->s->who, "connected to %s", y->c->address);
 	y->failing = false;
-	backoff_reset(&y->backoff);
+	y->est = true;
+	y->est_ms = uv_now(y->s->loop);
 }
 
 static void on_connect(struct syslog_xport *x, int status)

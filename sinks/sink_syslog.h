@@ -95,6 +95,8 @@ struct syslog_sink {
 	struct backoff backoff;
 	uv_timer_t kick_timer, retry_timer, flush_timer;
 	bool up, failing;
+	bool est;        /* the session works (RELP: its open was answered)... */
+	uint64_t est_ms; /* ...since then */
 	sink_cb flush_done, closed;
 	bool closing;
 	unsigned close_pending;
@@ -116,7 +118,8 @@ size_t sink_syslog_msg_off(const struct ent *e, uint32_t k);
 void sink_syslog_ack_head(struct syslog_sink *y, size_t n);
 void sink_syslog_lost(struct syslog_sink *y, const char *what, int err);
 void sink_syslog_kick(struct syslog_sink *y);
-/* The session works: the backoff starts over, a recovery is logged. */
+/* The session works: a recovery is logged; if it lasts, losing it starts
+ * the backoff over. */
 void sink_syslog_established(struct syslog_sink *y);
 
 /* sink_syslog_relp.c: the session on a fresh connection, answers from the

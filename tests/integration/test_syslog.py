@@ -15,8 +15,12 @@ import json
 import os
 import re
 import socket
+import sys
+import threading
+import time
 
-from harness import SRC_DIR, main
+from harness import SRC_DIR, main, sim
+from agentlib import Agent, config_for, tmpdir
 from rsyslog import Rsyslog
 from sysloglib import SyslogCase, ids_of, sd_params, sink
 
@@ -122,6 +126,45 @@ class Syslog(SyslogCase):
         self.assertEqual(len(msgs), 2 * len(frames) + 2)
         self.assertEqual([m["msg"] for m in msgs[-2:]], ["two#012lines"] * 2)
         self.assertEqual(msgs[-1]["msgid"], "console")
+
+    def test_receiver_dropping_each_session_gets_a_growing_backoff(self):
+        """A receiver that accepts and closes at once (as one refusing a
+        certificate does) is retried with a growing backoff: a session
+        only resets it once it has lasted."""
+        lsn = socket.socket()
+        lsn.bind(("127.0.0.1", 0))
+        lsn.listen(16)
+        lsn.settimeout(0.1)
+        accepted = []
+        done = threading.Event()
+
+        def serve():
+            while not done.is_set():
+                try:
+                    c, _ = lsn.accept()
+                except socket.timeout:
+                    continue
+                accepted.append(time.monotonic())
+                c.close()
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        d = tmpdir()
+        with sim("--total", "5", "--no-limits") as s:
+            cfg = config_for(s, d, sinks=sink("drop", "tcp", "127.0.0.1:%d" %
+                                              lsn.getsockname()[1]),
+                             agent_extra="shutdown_timeout = 200ms\n")
+            with Agent(cfg) as a:
+                time.sleep(4.0)
+                self.assertEqual(a.stop(), 0, a.log()[-3000:])
+        done.set()
+        t.join(5)
+        lsn.close()
+        # Delays uniform in [50ms, 0.5s * 2^n]: about 4 sessions in 4 s
+        # (resetting the backoff each time would make about 15).
+        self.assertGreaterEqual(len(accepted), 2)
+        sys.stderr.write("%d sessions in 4 s\n" % len(accepted))
+        self.assertLessEqual(len(accepted), 9)
 
     def check_parsed(self, frames, msgs):
         for (name, raw), m in zip(frames, msgs):
