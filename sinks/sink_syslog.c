@@ -158,8 +158,7 @@ static void on_connect(struct syslog_xport *x, int status)
 		return;
 	}
 	y->up = true;
-	/* RELP: a receiver that refuses the session must not be retried at
-	 * the backoff's shortest delay, so only its open answer counts. */
+	/* RELP: the session works once the receiver answered its open. */
 	if (y->c->transport == T_RELP) {
 		sink_syslog_relp_open(y);
 		return;
