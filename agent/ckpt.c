@@ -13,7 +13,7 @@
 
 #include "err.h"
 
-#define CKPT_MAGIC "sinch-logd-checkpoint 1\n"
+#define CKPT_MAGIC "sinch-logd-checkpoint 2\n"
 #define CKPT_ID_BYTES 16
 /* "crc32 " + 8 hex digits + "\n" */
 #define CKPT_FOOTER_LEN 15
@@ -39,6 +39,7 @@ void ckpt_free(struct ckpt *c)
 void ckpt_reset(struct ckpt *c)
 {
 	c->since_ms = INT64_MIN;
+	c->origin_ms = INT64_MIN;
 	c->last_event_id[0] = '\0';
 	c->last_event_id_len = 0;
 	idset_clear(&c->delivered);
@@ -46,10 +47,18 @@ void ckpt_reset(struct ckpt *c)
 	c->dirty = false;
 }
 
+void ckpt_set_origin(struct ckpt *c, int64_t origin_ms)
+{
+	if (c->origin_ms == origin_ms)
+		return;
+	c->origin_ms = origin_ms;
+	c->dirty = true;
+}
+
 int64_t ckpt_resume_since(const struct ckpt *c)
 {
 	if (c->since_ms == INT64_MIN)
-		return INT64_MIN;
+		return c->origin_ms;
 	uint64_t room = (uint64_t)c->since_ms - (uint64_t)INT64_MIN;
 	if (c->overlap_ms >= room)
 		return INT64_MIN;
@@ -164,6 +173,10 @@ int ckpt_encode(const struct ckpt *c, struct buf *out)
 		rc = buf_puts(out, "since_ms none\n");
 	else if (!rc)
 		rc = buf_printf(out, "since_ms %" PRId64 "\n", c->since_ms);
+	if (!rc && c->origin_ms == INT64_MIN)
+		rc = buf_puts(out, "origin_ms none\n");
+	else if (!rc)
+		rc = buf_printf(out, "origin_ms %" PRId64 "\n", c->origin_ms);
 	if (!rc)
 		rc = buf_printf(out, "overlap_ms %" PRIu64 "\nlast_event_id ", c->overlap_ms);
 	for (size_t i = 0; !rc && i < c->last_event_id_len; i++) {
@@ -383,6 +396,12 @@ static int parse(struct ckpt *c, const char *data, size_t len)
 	if (take(&cur, "none"))
 		c->since_ms = INT64_MIN;
 	else if (!take_i64(&cur, &c->since_ms) || c->since_ms == INT64_MIN)
+		return LG_EPARSE;
+	if (!take(&cur, "\norigin_ms "))
+		return LG_EPARSE;
+	if (take(&cur, "none"))
+		c->origin_ms = INT64_MIN;
+	else if (!take_i64(&cur, &c->origin_ms) || c->origin_ms == INT64_MIN)
 		return LG_EPARSE;
 	if (!take(&cur, "\noverlap_ms ") || !take_u64(&cur, &overlap) ||
 	    !take(&cur, "\nlast_event_id ") || !take_event_id(&cur, c) || !take(&cur, "\nids ") ||

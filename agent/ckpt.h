@@ -16,8 +16,9 @@
  * atomically (temp file `NAME.ckpt.tmp`, fsync, rename, fsync of the
  * directory) in a versioned, self-checking format:
  *
- *   sinch-logd-checkpoint 1\n
+ *   sinch-logd-checkpoint 2\n
  *   since_ms <decimal ms, or "none">\n
+ *   origin_ms <decimal ms, or "none">\n
  *   overlap_ms <decimal>\n
  *   last_event_id <bytes outside 0x21..0x7e and '%' as %XX>\n
  *   ids <count>\n
@@ -46,6 +47,11 @@
 
 struct ckpt {
 	int64_t since_ms; /* INT64_MIN: nothing acknowledged yet */
+	/* Where the stream began (first run: now - initial_lookback): the resume
+	 * point while nothing is acknowledged, so that records read and not
+	 * acknowledged in a first run are read again at the next start.
+	 * INT64_MIN when unset. */
+	int64_t origin_ms;
 	char last_event_id[CKPT_EVENT_ID_MAX + 1];
 	size_t last_event_id_len;
 	struct idset delivered;
@@ -70,7 +76,10 @@ int ckpt_set_last_event_id(struct ckpt *c, const char *id, size_t len);
  * (ckpt_save() does it). */
 void ckpt_prune(struct ckpt *c);
 
-/* since_ms - overlap_ms (saturating), or INT64_MIN when there is none. */
+/* Sets origin_ms (marks the checkpoint dirty when it changes). */
+void ckpt_set_origin(struct ckpt *c, int64_t origin_ms);
+/* since_ms - overlap_ms (saturating); origin_ms while nothing is
+ * acknowledged; INT64_MIN when there is neither. */
 int64_t ckpt_resume_since(const struct ckpt *c);
 bool ckpt_delivered(const struct ckpt *c, uint64_t id_hash);
 

@@ -337,11 +337,9 @@ static int build_url(struct stream *s, char *url, size_t len)
 	curl_free(pid);
 	curl_free(fid);
 	char sep = '?';
-	/* Before anything was acknowledged, resume from where the stream
-	 * began, so that a break in the first connection loses nothing. */
+	/* Before anything was acknowledged this is where the stream began
+	 * (stream_start sets it), so a break in the first run loses nothing. */
 	int64_t since = ckpt_resume_since(&s->ckpt);
-	if (since == INT64_MIN)
-		since = s->first_since_ms;
 	if (n > 0 && (size_t)n < len) {
 		char ts[NORM_TIME_LEN];
 		norm_format_time(since, ts);
@@ -486,15 +484,12 @@ int stream_init(struct stream *s, uv_loop_t *loop, const struct stream_conf *con
 
 void stream_start(struct stream *s)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	s->first_since_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 -
-	                    (int64_t)s->conf->initial_lookback_ms;
 	int rc = ckpt_load(&s->ckpt, s->conf->state_dir, s->key);
-	if (rc == 0) {
+	if (rc == 0 && ckpt_resume_since(&s->ckpt) != INT64_MIN) {
 		char ts[NORM_TIME_LEN];
-		norm_format_time(s->ckpt.since_ms, ts);
-		log_info(s->who, "resuming from checkpoint %s (%zu ids in the overlap window)", ts,
+		norm_format_time(ckpt_resume_since(&s->ckpt), ts);
+		log_info(s->who,
+		         "resuming from checkpoint: since %s (%zu ids in the overlap window)", ts,
 		         idset_len(&s->ckpt.delivered));
 	} else if (rc == LG_EPARSE) {
 		log_error(s->who,
@@ -505,6 +500,16 @@ void stream_start(struct stream *s)
 		          "cannot read checkpoint: %s; starting as on a first run "
 		          "(initial_lookback)",
 		          lg_strerror(rc));
+	}
+	if (ckpt_resume_since(&s->ckpt) == INT64_MIN) {
+		/* A first run: the starting point is saved at once, so records
+		 * read now and not acknowledged before a stop or a crash are read
+		 * again at the next start instead of being skipped for live ones. */
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		ckpt_set_origin(&s->ckpt, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 -
+		                              (int64_t)s->conf->initial_lookback_ms);
+		stream_save_checkpoint(s);
 	}
 	connect_now(s);
 }

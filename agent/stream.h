@@ -87,7 +87,6 @@ struct stream {
 	bool abort_transfer; /* set inside a callback, acted on after it */
 	bool stopping;
 
-	int64_t first_since_ms; /* since for connections before any checkpoint */
 	struct sse_parser sse;
 	struct norm_scratch scratch;
 	struct ckpt ckpt;

@@ -26,12 +26,13 @@ def read_checkpoint(path):
     """(since_ms, overlap_ms, {id hash: start ms}) of a checkpoint file."""
     with open(path, "rb") as f:
         data = f.read()
-    lines = data.split(b"\n", 5)
-    assert lines[0] == b"sinch-logd-checkpoint 1", lines[0]
+    lines = data.split(b"\n", 6)
+    assert lines[0] == b"sinch-logd-checkpoint 2", lines[0]
     since = lines[1].split()[1]
-    overlap = int(lines[2].split()[1])
-    count = int(lines[4].split()[1])
-    body = lines[5][:16 * count]
+    assert lines[2].startswith(b"origin_ms "), lines[2]
+    overlap = int(lines[3].split()[1])
+    count = int(lines[5].split()[1])
+    body = lines[6][:16 * count]
     ids = {}
     for i in range(count):
         h, start = struct.unpack_from("<Qq", body, 16 * i)

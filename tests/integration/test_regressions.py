@@ -72,6 +72,34 @@ class Regressions(unittest.TestCase):
                 self.assertEqual(a.proc.returncode, 2)
                 self.assertIn("resume_overlap must be at most 366d", a.log())
 
+    def test_first_run_records_not_acknowledged_are_read_again(self):
+        # A first run whose only slow sink acknowledged nothing before the
+        # stop: the next start must read those records again, not skip to
+        # live events (the starting point is in the checkpoint at once).
+        d = tmpdir()
+        out = os.path.join(d, "out.jsonl")
+        sinks = ("[sink slow]\ntype = null\nack_delay = {delay}\n"
+                 "[sink out]\ntype = file\npath = %s\nfsync = never\n" % out)
+        with sim("--rate", "20", "--functions", "1", "--no-limits") as s:
+            cfg = config_for(s, d, sinks=sinks.format(delay="30s"),
+                             agent_extra="shutdown_timeout = 1s")
+            with open(cfg) as f:
+                text = f.read().replace("initial_lookback = 10m", "initial_lookback = 0")
+            with open(cfg, "w") as f:
+                f.write(text)
+            with Agent(cfg) as a:
+                wait_for(lambda: len(read_records(out)) >= 20, 30, what="first-run records")
+                self.assertEqual(a.stop(), 0)
+                self.assertIn("not acknowledged", a.log())
+            first = set(r["id"] for r in read_records(out))
+            with open(cfg, "w") as f:
+                f.write(text.replace("ack_delay = 30s", "ack_delay = 0"))
+            os.rename(out, out + ".1")
+            with Agent(cfg) as a:
+                wait_for(lambda: first <= set(r["id"] for r in read_records(out)), 30,
+                         what="the first run's records read again")
+                a.stop()
+
 
 if __name__ == "__main__":
     main()

@@ -168,7 +168,8 @@ static void test_round_trip(void **state)
 
 	size_t len;
 	char *data = slurp("proj-fn.ckpt", &len);
-	const char *head = "sinch-logd-checkpoint 1\nsince_ms 1700000059999\noverlap_ms 60000\n"
+	const char *head = "sinch-logd-checkpoint 2\nsince_ms 1700000059999\norigin_ms none\n"
+	                   "overlap_ms 60000\n"
 	                   "last_event_id evt%2042%25%0A%FF/x\nids 300000\n";
 	assert_memory_equal(data, head, strlen(head));
 	assert_int_equal(len, strlen(head) + (size_t)N * 16 + 15);
@@ -210,7 +211,7 @@ static void test_leftover_temp(void **state)
 	(void)state;
 	struct ckpt c;
 	ckpt_init(&c, OVERLAP, 100);
-	spit("s.ckpt.tmp", "sinch-logd-checkpoint 1\nsince_ms 5", 34);
+	spit("s.ckpt.tmp", "sinch-logd-checkpoint 2\nsince_ms 5", 34);
 	assert_int_equal(ckpt_load(&c, dir, "s"), LG_ENOENT);
 	ckpt_advance(&c, T0, 7);
 	assert_int_equal(ckpt_save(&c, dir, "s"), 0);
@@ -282,7 +283,7 @@ static void test_corrupt(void **state)
 
 	/* Valid CRC, but a version we do not know. */
 	memcpy(bad, good, len);
-	bad[22] = '2';
+	bad[22] = '3';
 	fix_crc(bad, len);
 	expect_corrupt("version", bad, len);
 	/* Valid CRC, but the id count disagrees with the body. */
@@ -297,6 +298,33 @@ static void test_corrupt(void **state)
 	expect_corrupt("flip", good, 5);
 	free(bad);
 	free(good);
+}
+
+/* The starting point of a first run is the resume point until something is
+ * acknowledged, and it survives a save and load. */
+static void test_origin(void **state)
+{
+	(void)state;
+	struct ckpt c, d;
+	ckpt_init(&c, OVERLAP, 100);
+	assert_true(ckpt_resume_since(&c) == INT64_MIN);
+	ckpt_set_origin(&c, T0);
+	assert_true(c.dirty);
+	assert_true(ckpt_resume_since(&c) == T0);
+	assert_int_equal(ckpt_save(&c, dir, "origin"), 0);
+	ckpt_init(&d, OVERLAP, 100);
+	assert_int_equal(ckpt_load(&d, dir, "origin"), 0);
+	assert_true(d.since_ms == INT64_MIN);
+	assert_true(d.origin_ms == T0);
+	assert_true(ckpt_resume_since(&d) == T0);
+	/* Setting the same origin again changes nothing. */
+	ckpt_set_origin(&d, T0);
+	assert_false(d.dirty);
+	/* Once something is acknowledged, the usual rule applies. */
+	ckpt_advance(&d, T0 + 100000, 1);
+	assert_true(ckpt_resume_since(&d) == T0 + 100000 - (int64_t)OVERLAP);
+	ckpt_free(&c);
+	ckpt_free(&d);
 }
 
 static void test_file_names(void **state)
@@ -371,6 +399,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_leftover_temp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_origin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_file_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_last_event_id, setup, teardown),
 	};
