@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,6 +61,27 @@ struct agent {
 
 static void on_project_fatal(struct project *p);
 
+static void check_agent(const struct agent_conf *ac, const struct conf_section *sec,
+                        struct conf_errs *errs)
+{
+	static const uint64_t hour_ms = 3600 * 1000;
+	if (ac->shutdown_timeout_ms > hour_ms) {
+		struct opt_origin o = opts_origin(sec, "shutdown_timeout");
+		conf_err(errs, o.file, o.line, "[agent]: shutdown_timeout must be at most 1h");
+	}
+	if (ac->checkpoint_interval_ms < 10 || ac->checkpoint_interval_ms > hour_ms) {
+		struct opt_origin o = opts_origin(sec, "checkpoint_interval");
+		conf_err(errs, o.file, o.line,
+		         "[agent]: checkpoint_interval must be between 10ms and 1h");
+	}
+	struct stat st;
+	if (ac->state_dir && stat(ac->state_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		struct opt_origin o = opts_origin(sec, "state_dir");
+		conf_err(errs, o.file, o.line,
+		         "[agent]: state_dir %s exists and is not a directory", ac->state_dir);
+	}
+}
+
 static int load_config(const char *path, struct conf *c, struct agent_conf *ac,
                        struct conf_errs *errs)
 {
@@ -69,6 +91,7 @@ static int load_config(const char *path, struct conf *c, struct agent_conf *ac,
 	if (sec) {
 		opts_apply(agent_opts, ac, sec, errs);
 		conf_check_unused(sec, errs);
+		check_agent(ac, sec, errs);
 	} else {
 		opts_defaults(agent_opts, ac);
 	}
@@ -85,6 +108,20 @@ static int load_projects(struct agent *a, struct conf_errs *errs)
 		struct project *p = project_new(sec, errs);
 		if (!p)
 			continue;
+		/* Two sections on one project would share its stream limit and
+		 * overwrite each other's checkpoints. */
+		for (size_t j = 0; j < a->nprojects; j++) {
+			const struct project *q = a->projects[j];
+			if (!p->conf.project_id || !q->conf.project_id ||
+			    strcmp(q->conf.project_id, p->conf.project_id) != 0)
+				continue;
+			struct opt_origin o = opts_origin(sec, "project_id");
+			conf_err(errs, o.file, o.line,
+			         "[project %s]: project_id %s is [project %s]'s too: one section "
+			         "per project",
+			         p->name, p->conf.project_id, q->name);
+			break;
+		}
 		struct project **grown =
 		    realloc(a->projects, (a->nprojects + 1) * sizeof(*a->projects));
 		if (!grown) {
@@ -323,7 +360,7 @@ static int start(struct agent *a, struct conf_errs *errs)
 	if (errs->count)
 		return 1;
 	a->started = true;
-	uint64_t iv = a->ac.checkpoint_interval_ms ? a->ac.checkpoint_interval_ms : 1000;
+	uint64_t iv = a->ac.checkpoint_interval_ms;
 	uv_timer_start(&a->ckpt_timer, on_ckpt_timer, iv, iv);
 	for (size_t i = 0; i < a->nprojects; i++) {
 		struct project *p = a->projects[i];

@@ -126,6 +126,15 @@ static void check_url(const struct conf_section *sec, const char *key, const cha
 	}
 }
 
+static void range(const struct project *p, const struct conf_section *sec, struct conf_errs *errs,
+                  const char *key, uint64_t v, uint64_t min, uint64_t max, const char *what)
+{
+	if (v >= min && v <= max)
+		return;
+	struct opt_origin o = opts_origin(sec, key);
+	conf_err(errs, o.file, o.line, "[project %s]: %s must be %s", p->name, key, what);
+}
+
 struct project *project_new(const struct conf_section *sec, struct conf_errs *errs)
 {
 	struct project *p = calloc(1, sizeof(*p));
@@ -152,35 +161,36 @@ struct project *project_new(const struct conf_section *sec, struct conf_errs *er
 		         p->name);
 	if (c->functions.n == 0)
 		conf_err(errs, sec->file, sec->line, "[project %s]: 'functions' is empty", p->name);
-	if (c->max_event_size < 64 || c->max_event_size > (256u << 20)) {
-		struct opt_origin o = opts_origin(sec, "max_event_size");
+	bool all = false;
+	for (size_t i = 0; i < c->functions.n; i++)
+		all |= strcmp(c->functions.items[i], "*") == 0;
+	if (!all && c->functions.n > PROJECT_MAX_STREAMS) {
+		struct opt_origin o = opts_origin(sec, "functions");
 		conf_err(errs, o.file, o.line,
-		         "[project %s]: max_event_size must be between 64 bytes and 256M", p->name);
+		         "[project %s]: %zu functions listed, but the API allows %d concurrent "
+		         "streams per project: list at most %d",
+		         p->name, c->functions.n, PROJECT_MAX_STREAMS, PROJECT_MAX_STREAMS);
 	}
-	if (c->max_dedup_ids < 1000) {
-		struct opt_origin o = opts_origin(sec, "max_dedup_ids");
-		conf_err(errs, o.file, o.line, "[project %s]: max_dedup_ids must be at least 1000",
-		         p->name);
-	}
-	if (c->max_in_flight < 100 || c->max_in_flight > 100000000) {
-		struct opt_origin o = opts_origin(sec, "max_in_flight");
+	range(p, sec, errs, "max_event_size", c->max_event_size, 64, 256u << 20,
+	      "between 64 bytes and 256M");
+	range(p, sec, errs, "max_dedup_ids", c->max_dedup_ids, 1000, SIZE_MAX, "at least 1000");
+	range(p, sec, errs, "max_in_flight", c->max_in_flight, 100, 100000000,
+	      "between 100 and 100000000");
+	static const uint64_t day_ms = 86400 * 1000, year_ms = 366 * day_ms;
+	range(p, sec, errs, "initial_lookback", c->initial_lookback_ms, 0, year_ms, "at most 366d");
+	/* Below a second, events sharing a start time or finishing out of order
+	 * across a break would be missed by the strict `since`. */
+	range(p, sec, errs, "resume_overlap", c->resume_overlap_ms, 1000, year_ms,
+	      "between 1s and 366d");
+	range(p, sec, errs, "idle_timeout", c->idle_timeout_ms, 1000, year_ms,
+	      "between 1s and 366d");
+	/* A zero backoff would turn a rejected token into a request storm. */
+	range(p, sec, errs, "backoff_base", c->backoff_base_ms, 10, 3600 * 1000,
+	      "between 10ms and 1h");
+	if (c->backoff_max_ms < c->backoff_base_ms || c->backoff_max_ms > day_ms) {
+		struct opt_origin o = opts_origin(sec, "backoff_max");
 		conf_err(errs, o.file, o.line,
-		         "[project %s]: max_in_flight must be between 100 and 100000000", p->name);
-	}
-	static const uint64_t year_ms = 366ull * 86400 * 1000;
-	if (c->initial_lookback_ms > year_ms) {
-		struct opt_origin o = opts_origin(sec, "initial_lookback");
-		conf_err(errs, o.file, o.line,
-		         "[project %s]: initial_lookback must be at most 366d", p->name);
-	}
-	if (c->resume_overlap_ms > year_ms) {
-		struct opt_origin o = opts_origin(sec, "resume_overlap");
-		conf_err(errs, o.file, o.line, "[project %s]: resume_overlap must be at most 366d",
-		         p->name);
-	}
-	if (c->idle_timeout_ms < 1000) {
-		struct opt_origin o = opts_origin(sec, "idle_timeout");
-		conf_err(errs, o.file, o.line, "[project %s]: idle_timeout must be at least 1s",
+		         "[project %s]: backoff_max must be at least backoff_base and at most 1d",
 		         p->name);
 	}
 	p->labels_json = labels_to_json(c, sec, errs);

@@ -71,6 +71,43 @@ type = carrier-pigeon
         self.assertNotIn("very-secret-value-123", err + r.stdout)
         self.assertFalse(os.path.exists(os.path.join(d, "state")), "check-config wrote state")
 
+    def test_check_config_reports_bounds_and_conflicts(self):
+        d = tmpdir()
+        write(d, "state-is-a-file", "")
+        cfg = write(d, "bounds.conf", """[agent]
+state_dir = %s/state-is-a-file
+shutdown_timeout = 18446744073709551615ms
+checkpoint_interval = 0
+[project a]
+project_id = demo
+token = t0k3n
+[project b]
+project_id = demo
+token = t0k3n
+[project c]
+project_id = other
+token = t0k3n
+functions = f1, f2, f3, f4, f5, f6
+resume_overlap = 0
+backoff_base = 0
+backoff_max = 2d
+[sink out]
+type = null
+""" % d)
+        r = run("--check-config", "-c", cfg)
+        self.assertEqual(r.returncode, 2)
+        err = r.stderr
+        self.assertIn("bounds.conf:2: [agent]: state_dir", err)
+        self.assertIn("bounds.conf:3: [agent]: shutdown_timeout must be at most 1h", err)
+        self.assertIn("bounds.conf:4: [agent]: checkpoint_interval", err)
+        self.assertIn("bounds.conf:9: [project b]: project_id demo is [project a]'s too", err)
+        self.assertIn("bounds.conf:14: [project c]: 6 functions listed", err)
+        self.assertIn("bounds.conf:15: [project c]: resume_overlap must be between 1s", err)
+        self.assertIn("bounds.conf:16: [project c]: backoff_base must be between 10ms", err)
+        self.assertIn("bounds.conf:17: [project c]: backoff_max must be at least backoff_base",
+                      err)
+        self.assertNotIn("t0k3n", err + r.stdout)
+
     def test_check_config_accepts_the_shipped_demo(self):
         d = tmpdir()
         r = run("--check-config", "-c", os.path.join(os.environ["SINCH_SRC_DIR"], "conf",

@@ -70,7 +70,7 @@ class Regressions(unittest.TestCase):
             with Agent(cfg) as a:
                 a.proc.wait(15)
                 self.assertEqual(a.proc.returncode, 2)
-                self.assertIn("resume_overlap must be at most 366d", a.log())
+                self.assertIn("resume_overlap must be between 1s and 366d", a.log())
 
     def test_first_run_records_not_acknowledged_are_read_again(self):
         # A first run whose only slow sink acknowledged nothing before the
