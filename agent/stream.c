@@ -126,7 +126,9 @@ static void on_event(void *ud, const struct sse_event *ev)
 static void on_retry(void *ud, uint64_t ms)
 {
 	struct stream *s = ud;
-	s->server_retry_ms = ms;
+	/* The server's wish, within our own bounds: a huge value must not
+	 * stop the stream without a word. */
+	s->server_retry_ms = ms < s->conf->backoff_max_ms ? ms : s->conf->backoff_max_ms;
 }
 
 static void on_comment(void *ud)

@@ -100,6 +100,22 @@ class Regressions(unittest.TestCase):
                          what="the first run's records read again")
                 a.stop()
 
+    def test_huge_server_retry_is_capped_at_backoff_max(self):
+        # The server asks for a reconnect delay of ~31 years and drops the
+        # connection every 100 events (each connection replays about 40 of
+        # resume_overlap, so each makes progress): the agent waits at most
+        # backoff_max (2 s here) and keeps delivering. Uncapped, it would
+        # stop after the first connection's 100 records.
+        d = tmpdir()
+        out = os.path.join(d, "out.jsonl")
+        with sim("--rate", "40", "--functions", "1", "--no-limits", "--sse-retry",
+                 "999999999999", "--fault", "drop-every=100") as s:
+            with Agent(config_for(s, d, project_extra="resume_overlap = 1s\n")) as a:
+                wait_for(lambda: len(read_records(out)) >= 200, 40,
+                         what="records across several server drops")
+                self.assertGreaterEqual(sim_stats(s.url)["requests"]["stream"], 3)
+                a.stop()
+
 
 if __name__ == "__main__":
     main()
