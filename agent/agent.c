@@ -316,7 +316,7 @@ static void on_signal(uv_signal_t *h, int signum)
 static void on_record_done(struct router *rt, struct record *r)
 {
 	(void)rt;
-	stream_record_done(r->origin, r);
+	project_record_done(r);
 }
 
 static void on_drain(struct router *rt)
