@@ -374,7 +374,8 @@ static void on_retired(struct stream *s)
 {
 	struct project_fn *fn = s->data;
 	struct project *p = fn->project;
-	log_debug(p->who, "function %s let go", fn->name);
+	log_info(p->who, "function %s let go: its records are acknowledged, its checkpoint written",
+	         fn->name);
 	bool counted = fn->close_counted;
 	unlink_fn(p, fn);
 	free_fn(fn);
