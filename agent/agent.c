@@ -14,15 +14,6 @@
 #include "router.h"
 #include "statedir.h"
 
-struct agent_conf {
-	char *state_dir;
-	int log_level;
-	struct opt_list include;
-	uint64_t checkpoint_interval_ms;
-	uint64_t shutdown_timeout_ms;
-	char *hostname;
-};
-
 #define A(field) offsetof(struct agent_conf, field)
 const struct opt_def agent_opts[] = {
     {"state_dir", OPT_STRING, "/var/lib/sinch-logd", 0, A(state_dir), NULL,

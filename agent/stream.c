@@ -140,6 +140,14 @@ static bool ingest(struct stream *s, const char *data, size_t len)
 	return true;
 }
 
+void stream_gone(struct stream *s)
+{
+	s->state = STREAM_STOPPED;
+	s->gone = true;
+	if (s->on_gone)
+		s->on_gone(s);
+}
+
 void stream_ingest(struct stream *s, const char *data, size_t len)
 {
 	ingest(s, data, len);
@@ -308,16 +316,14 @@ static void on_done(struct httpc_req *req, CURLcode result)
 		return;
 	case 403:
 	case 404:
-		s->state = STREAM_STOPPED;
-		s->gone = true;
 		log_error(s->who, "HTTP %ld: %s; this stream is stopped, others go on", st,
 		          st == 403 ? "the key has no access to this function"
 		                    : "no such function or project");
+		stream_gone(s);
 		return;
 	case 204:
-		s->state = STREAM_STOPPED;
-		s->gone = true;
 		log_warn(s->who, "HTTP 204: the server asked not to reconnect; stream stopped");
+		stream_gone(s);
 		return;
 	case 429:
 		if (s->on_stream_limit) {

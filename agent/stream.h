@@ -120,6 +120,8 @@ struct stream {
 	/* sse mode: the server refused the connection for the concurrent
 	 * stream limit (429); NULL: retry after Retry-After. */
 	void (*on_stream_limit)(struct stream *s);
+	/* Stopped for good (403, 404, 204); may be NULL. */
+	void (*on_gone)(struct stream *s);
 
 	struct sse_parser sse;
 	struct norm_scratch scratch;
@@ -176,6 +178,8 @@ const char *stream_mode_name(enum stream_mode m);
  * when already seen or delivered, and hands it to the router. */
 void stream_ingest(struct stream *s, const char *data, size_t len);
 bool stream_can_read(const struct stream *s);
+/* Marks the stream stopped for good (after logging why). */
+void stream_gone(struct stream *s);
 void stream_schedule(struct stream *s, enum stream_state st, uint64_t delay_ms);
 void stream_poll_now(struct stream *s);
 void stream_poll_stop(struct stream *s);

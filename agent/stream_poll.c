@@ -38,13 +38,12 @@ static void on_done(struct history *h, int err)
 		return;
 	}
 	if (err == LG_EFORBIDDEN || err == LG_ENOENT) {
-		s->state = STREAM_STOPPED;
-		s->gone = true;
 		log_error(s->who,
 		          "polling historical logs: %s; this function is no longer followed, "
 		          "others go on",
 		          err == LG_EFORBIDDEN ? "HTTP 403, the key has no access to this function"
 		                               : "HTTP 404, no such function or project");
+		stream_gone(s);
 		return;
 	}
 	uint64_t d = backoff_next(&s->backoff);
