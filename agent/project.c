@@ -304,12 +304,31 @@ static void rebalance(struct project *p)
 	for (size_t i = 0; i < p->nfns && live < (size_t)p->conf.max_streams; i++) {
 		struct project_fn *fn = p->fns[i];
 		if (!fn->stream_open || fn->removed || fn->stream.gone ||
-		    fn->stream.mode != STREAM_MODE_POLL)
+		    fn->stream.mode != STREAM_MODE_POLL || uv_now(p->loop) < fn->stream_retry_at)
 			continue;
 		log_info(p->who, "a stream slot is free: %s is streamed from now on", fn->name);
 		stream_set_mode(&fn->stream, STREAM_MODE_SSE);
 		live++;
 	}
+	count_modes(p);
+}
+
+/* The server refused a stream for the concurrent-stream limit although the
+ * agent holds fewer: another client (a tail, a second agent) holds slots.
+ * Polling keeps the function followed; streaming is tried again later. */
+static void on_stream_limit(struct stream *s)
+{
+	struct project_fn *fn = s->data;
+	struct project *p = fn->project;
+	uint64_t wait = backoff_rand(p->conf.backoff_max_ms / 2, p->conf.backoff_max_ms);
+	fn->stream_retry_at = uv_now(p->loop) + wait;
+	p->stats.displaced++;
+	log_warn(p->who,
+	         "the API refused a stream for %s (HTTP 429: all %d of the project's streams are "
+	         "open, some by another client): polling it, streaming again in %" PRIu64 " s at "
+	         "the earliest",
+	         fn->name, PROJECT_MAX_STREAMS, wait / 1000);
+	stream_set_mode(s, STREAM_MODE_POLL);
 	count_modes(p);
 }
 
@@ -338,6 +357,7 @@ int project_fn_add(struct project *p, const char *id, const char *name)
 	                     id, fn->name);
 	fn->stream_open = true; /* its handles exist even when init failed */
 	fn->stream.data = fn;
+	fn->stream.on_stream_limit = on_stream_limit;
 	if (rc)
 		return rc;
 	if (p->disc.resolved) {

@@ -80,7 +80,10 @@ struct project_fn {
 	bool removed;       /* gone from the project: let go once idle */
 	bool retiring;      /* its stream is closing */
 	bool close_counted; /* project_close waits for it */
-	unsigned holds;     /* control records and monitor requests in flight */
+	/* Its stream was refused for the concurrent-stream limit (someone
+	 * else holds the slots): polled, not streamed again before this. */
+	uint64_t stream_retry_at;
+	unsigned holds; /* control records and monitor requests in flight */
 	/* The monitor's view. */
 	char *status; /* last status seen, NULL before the first */
 	unsigned status_round, metrics_round, cost_round;
@@ -91,6 +94,7 @@ struct project_fn {
 struct project_stats {
 	uint64_t streamed, polled; /* functions in each mode now */
 	uint64_t added, removed;   /* by discovery, since start */
+	uint64_t displaced;        /* streams refused with 429, polled instead */
 	uint64_t discoveries;      /* functions lists read */
 	uint64_t status_records, metrics_records, cost_records;
 	uint64_t monitor_failures; /* status, metrics or cost requests that failed */

@@ -6,10 +6,10 @@ repeats) and the same dedup; the choice is logged."""
 
 import collections
 import os
-import time
+import socket
 import unittest
 
-from harness import main, sim, sim_stats, wait_for
+from harness import get_token, main, sim, sim_fn_url, sim_stats, wait_for
 from agentlib import Agent, config_for, oracle_ids, read_records, tmpdir
 
 TOTAL = 150
@@ -68,6 +68,49 @@ class Polling(unittest.TestCase):
         self.assertEqual(len(polled_recs), 2 * TOTAL)
         for i, r in polled_recs.items():
             self.assertEqual(r, streamed[i])
+
+
+    def test_streams_taken_elsewhere_are_polled_until_a_slot_frees(self):
+        # Another client holds 4 of the project's 5 streams: of the agent's
+        # 3 streams, the server refuses 2 (429); those functions are polled
+        # (nothing is missed) and streamed again once the slots are free.
+        d = tmpdir()
+        out = os.path.join(d, "out.jsonl")
+        with sim("--rate", "20", "--heartbeat", "0", "--long-ms", "800") as s:
+            tok = get_token(s.url)
+            held = []
+            try:
+                for _ in range(4):
+                    c = socket.create_connection((s.host, s.port), timeout=5)
+                    path = sim_fn_url(s.url, "ivr-handler", "/logs/stream")[len(s.url):]
+                    c.sendall(("GET %s HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n"
+                               % (path, tok)).encode())
+                    held.append(c)
+                wait_for(lambda: sim_stats(s.url)["streams"]["current"] == 4, 10,
+                         what="4 streams held")
+                cfg = config_for(s, d, project_extra="poll_interval = 300ms\n"
+                                                     "resume_overlap = 5s\n")
+                with Agent(cfg) as a:
+                    wait_for(lambda: a.log().count("polling it, streaming again") == 2, 20,
+                             what="two streams refused and polled")
+                    wait_for(lambda: len(set(r["function_name"] for r in read_records(out)))
+                             == 3, 20, what="records of all three functions")
+                    for c in held:
+                        c.close()
+                    held = []
+                    wait_for(lambda: sim_stats(s.url)["streams"]["current"] == 3, 20,
+                             what="all three streamed again")
+                    self.assertEqual(a.log().count("a stream slot is free"), 2)
+                    oracle = oracle_ids(s.url)
+                    want = set(i for ids in oracle.values() for i in ids)
+                    wait_for(lambda: want <= set(by_id(read_records(out))), 30,
+                             what="every event delivered")
+                    self.assertEqual(a.stop(), 0)
+            finally:
+                for c in held:
+                    c.close()
+        recs = [r for r in read_records(out) if r["kind"] == "request"]
+        self.assertEqual(len(recs), len(set(r["id"] for r in recs)))
 
 
 if __name__ == "__main__":
