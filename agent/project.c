@@ -321,13 +321,15 @@ static void on_stream_limit(struct stream *s)
 	struct project_fn *fn = s->data;
 	struct project *p = fn->project;
 	uint64_t wait = backoff_rand(p->conf.backoff_max_ms / 2, p->conf.backoff_max_ms);
+	if (s->retry_after_ms > wait)
+		wait = s->retry_after_ms;
 	fn->stream_retry_at = uv_now(p->loop) + wait;
 	p->stats.displaced++;
 	log_warn(p->who,
 	         "the API refused a stream for %s (HTTP 429: all %d of the project's streams are "
-	         "open, some by another client): polling it, streaming again in %" PRIu64 " s at "
-	         "the earliest",
-	         fn->name, PROJECT_MAX_STREAMS, wait / 1000);
+	         "open, some by another client): polling it, streaming again in %" PRIu64
+	         " ms at the earliest (Retry-After and backoff_max)",
+	         fn->name, PROJECT_MAX_STREAMS, wait);
 	stream_set_mode(s, STREAM_MODE_POLL);
 	count_modes(p);
 }
