@@ -111,6 +111,7 @@ static void emit(struct monitor_poll *m, struct project_fn *fn, const struct buf
 }
 
 static void next(struct monitor_poll *m);
+static void round_end(struct monitor_poll *m);
 
 static void on_answer(struct api_req *r, int err)
 {
@@ -133,6 +134,17 @@ static void on_answer(struct api_req *r, int err)
 		          kind_what(m->kind), name, kind_what(m->kind));
 	} else if (err == LG_ENOENT) {
 		log_debug(p->who, "%s of %s: HTTP 404 (deleted?)", kind_what(m->kind), name);
+	} else if (err == LG_EAUTH) {
+		/* Every other request of the round would meet the same refusal:
+		 * the round ends here and the next waits a growing backoff. */
+		p->stats.monitor_failures++;
+		if (!m->backoff.attempt)
+			log_warn(p->who, "%s of %s: authentication failed; polling %s again later",
+			         kind_what(m->kind), name, kind_what(m->kind));
+		m->auth_failed = true;
+		project_fn_release(fn);
+		round_end(m);
+		return;
 	} else {
 		p->stats.monitor_failures++;
 		log_warn(p->who, "%s of %s failed: %s%s%s", kind_what(m->kind), name,
@@ -145,6 +157,7 @@ static void on_answer(struct api_req *r, int err)
 static void on_timer(uv_timer_t *t)
 {
 	struct monitor_poll *m = t->data;
+	m->auth_failed = false;
 	m->round++;
 	m->round_start = uv_now(m->p->loop);
 	m->billing_done = false;
@@ -156,6 +169,12 @@ static void round_end(struct monitor_poll *m)
 	struct project *p = m->p;
 	uint64_t took = uv_now(p->loop) - m->round_start;
 	uint64_t delay = took < m->interval_ms ? m->interval_ms - took : 0;
+	if (m->auth_failed) {
+		uint64_t b = backoff_next(&m->backoff);
+		delay = b > delay ? b : delay;
+	} else {
+		backoff_reset(&m->backoff);
+	}
 	if (took > m->interval_ms && !m->slow_logged) {
 		m->slow_logged = true;
 		log_warn(p->who,
@@ -240,6 +259,7 @@ static int start_poll(struct project *p, struct monitor_poll *m, int kind, uint6
 	m->req.max_body = MONITOR_MAX_BODY;
 	/* A poll that fails is tried again at the next round. */
 	m->req.max_attempts = 2;
+	backoff_init(&m->backoff, p->conf.backoff_base_ms, p->conf.backoff_max_ms);
 	m->round = 1;
 	m->round_start = uv_now(p->loop);
 	next(m);

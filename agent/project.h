@@ -120,6 +120,8 @@ struct monitor_poll {
 	uint64_t round_start;
 	uint64_t interval_ms;
 	bool slow_logged;
+	bool auth_failed;       /* this round met LG_EAUTH: back off */
+	struct backoff backoff; /* rounds after authentication failures */
 	bool billing_done;
 	struct project_fn *cur;
 	int kind; /* enum record_kind */
