@@ -1,8 +1,10 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: a plain build (warnings are errors)
 # and its tests, then an AddressSanitizer + UndefinedBehaviorSanitizer build
-# and the same tests under it. Long soak/chaos/install tests sit behind CTest
-# labels and are not run here (ctest -L soak, -L chaos).
+# and the same tests under it, then the libFuzzer targets built with clang:
+# each replays its seed corpus and fuzzes for SINCH_FUZZ_SECONDS (20).
+# Long soak/chaos/install tests sit behind CTest labels and are not run here
+# (ctest -L soak, -L chaos; cmake --build build-fuzz --target fuzz-long).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -21,3 +23,10 @@ cmake --build build-asan -j"$jobs"
 echo "== tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir build-asan -j"$jobs" --output-on-failure -LE "$exclude"
+
+echo "== fuzz build (clang, libFuzzer, ASan+UBSan)"
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DSINCH_FUZZ=ON -DSINCH_WERROR=ON \
+	-DSINCH_FUZZ_SECONDS="${SINCH_FUZZ_SECONDS:-20}" >/dev/null
+cmake --build build-fuzz -j"$jobs"
+echo "== fuzz: seed corpora replayed, then each target briefly"
+ctest --test-dir build-fuzz -j"$jobs" --output-on-failure -L fuzz
