@@ -110,8 +110,16 @@ static void put2(char *p, unsigned v)
 	p[1] = (char)('0' + v % 10);
 }
 
+/* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z. */
+#define MS_MIN (-62167219200000LL)
+#define MS_MAX 253402300799999LL
+
 size_t norm_format_time(int64_t ms, char *out)
 {
+	if (ms < MS_MIN || ms > MS_MAX) {
+		out[0] = '\0';
+		return 0;
+	}
 	int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
 	int64_t rem = ms - days * 86400000;
 	/* Hinnant's civil_from_days. */
@@ -124,8 +132,6 @@ size_t norm_format_time(int64_t ms, char *out)
 	unsigned d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
 	unsigned m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
 	int64_t y = yoe + era * 400 + (m <= 2);
-	if (y < 0 || y > 9999)
-		return 0;
 	unsigned msec = (unsigned)(rem % 1000), secs = (unsigned)(rem / 1000);
 	put2(out, (unsigned)(y / 100));
 	put2(out + 2, (unsigned)(y % 100));

@@ -563,7 +563,8 @@ static void save_done(uv_work_t *req, int status)
 		          status ? uv_strerror(status) : lg_strerror(s->ckpt_rc));
 	} else if (log_get_level() == LOG_DEBUG) {
 		char ts[NORM_TIME_LEN];
-		norm_format_time(s->ckpt_since_written, ts);
+		if (!norm_format_time(s->ckpt_since_written, ts))
+			snprintf(ts, sizeof(ts), "(nothing delivered yet)");
 		log_debug(s->who, "checkpoint written: since %s, %zu delivered ids in the window",
 		          ts, s->ckpt_ids_written);
 	}
