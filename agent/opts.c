@@ -344,10 +344,11 @@ static void warn_if_exposed(const struct conf_entry *e, bool file_form, struct c
 			          "chmod o-r it",
 			          e->key, what, (unsigned)(st.st_mode & 07777));
 		else
-			conf_warn(errs, e->file, e->line,
-			          "key '%s': this file holds a secret and is readable by other users "
-			          "(mode %04o); chmod o-r it, or move the secret to %s_file",
-			          e->key, (unsigned)(st.st_mode & 07777), e->key);
+			conf_warn(
+			    errs, e->file, e->line,
+			    "key '%s': this file holds a secret and is readable by other users "
+			    "(mode %04o); chmod o-r it, or move the secret to %s_file",
+			    e->key, (unsigned)(st.st_mode & 07777), e->key);
 	}
 	free(path);
 }
