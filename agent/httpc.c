@@ -176,6 +176,8 @@ int httpc_start(struct httpc *h, struct httpc_req *req)
 	if (h->closing)
 		return LG_ECLOSED;
 	curl_easy_setopt(req->easy, CURLOPT_PRIVATE, (char *)req);
+	req->errbuf[0] = '\0';
+	curl_easy_setopt(req->easy, CURLOPT_ERRORBUFFER, req->errbuf);
 	if (curl_multi_add_handle(h->multi, req->easy) != CURLM_OK)
 		return LG_EINVAL;
 	req->owner = h;
@@ -238,4 +240,9 @@ void httpc_set_common(CURL *easy, const char *proxy, const char *ca_file)
 		curl_easy_setopt(easy, CURLOPT_PROXY, proxy);
 	if (ca_file)
 		curl_easy_setopt(easy, CURLOPT_CAINFO, ca_file);
+}
+
+const char *httpc_strerror(const struct httpc_req *req, CURLcode result)
+{
+	return req->errbuf[0] ? req->errbuf : curl_easy_strerror(result);
 }

@@ -23,6 +23,7 @@ struct httpc_req {
 	CURL *easy;
 	httpc_done_cb done;
 	void *data;
+	char errbuf[CURL_ERROR_SIZE]; /* curl's detailed reason for a failure */
 	struct httpc *owner;           /* set while the transfer runs */
 	struct httpc_req *prev, *next; /* the owner's running transfers */
 };
@@ -50,5 +51,10 @@ void httpc_set_common(CURL *easy, const char *proxy, const char *ca_file);
 
 /* The response status of a finished or running transfer (0 if none yet). */
 long httpc_status(const struct httpc_req *req);
+
+/* Why a transfer failed, as precisely as curl knows ("SSL certificate
+ * problem: unable to get local issuer certificate", not just "SSL peer
+ * certificate … was not OK"). Valid until the request is started again. */
+const char *httpc_strerror(const struct httpc_req *req, CURLcode result);
 
 #endif

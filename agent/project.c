@@ -300,7 +300,7 @@ static void on_list_done(struct httpc_req *req, CURLcode result)
 		goto out;
 	if (result != CURLE_OK || status == 429 || status >= 500) {
 		log_warn(p->who, "listing functions failed (%s); retrying",
-		         result != CURLE_OK ? curl_easy_strerror(result) : "server busy");
+		         result != CURLE_OK ? httpc_strerror(req, result) : "server busy");
 		retry_list(p);
 		goto out;
 	}

@@ -267,7 +267,7 @@ static void on_done(struct httpc_req *req, CURLcode result)
 			log_info(s->who, "stream ended by the server; reconnecting");
 		else
 			log_warn(s->who, "stream broken: %s; reconnecting",
-			         curl_easy_strerror(result));
+			         httpc_strerror(req, result));
 		uint64_t d = backoff_next(&s->backoff);
 		schedule(s, d > s->server_retry_ms ? d : s->server_retry_ms);
 		return;
@@ -276,7 +276,7 @@ static void on_done(struct httpc_req *req, CURLcode result)
 		s->stats.http_errors++;
 	switch (st) {
 	case 0:
-		log_warn(s->who, "connection failed: %s", curl_easy_strerror(result));
+		log_warn(s->who, "connection failed: %s", httpc_strerror(req, result));
 		back_off(s);
 		return;
 	case 200:
