@@ -105,7 +105,7 @@ static void on_event(void *ud, const struct sse_event *ev)
 		return;
 	}
 	if (idset_add(&s->seen, r->id_hash, r->start_ms) < 0) {
-		idset_prune(&s->seen, ckpt_resume_since(&s->ckpt));
+		idset_prune(&s->seen, ckpt_keep_from(&s->ckpt));
 		if (idset_add(&s->seen, r->id_hash, r->start_ms) < 0) {
 			idset_evict_oldest(&s->seen, idset_len(&s->seen) / 8 + 1);
 			idset_add(&s->seen, r->id_hash, r->start_ms);
@@ -342,6 +342,7 @@ static int build_url(struct stream *s, char *url, size_t len)
 	/* Before anything was acknowledged this is where the stream began
 	 * (stream_start sets it), so a break in the first run loses nothing. */
 	int64_t since = ckpt_resume_since(&s->ckpt);
+	ckpt_set_replay_from(&s->ckpt, since);
 	if (n > 0 && (size_t)n < len) {
 		char ts[NORM_TIME_LEN];
 		norm_format_time(since, ts);
@@ -382,6 +383,7 @@ static void start_request(struct stream *s, const char *token)
 		back_off(s);
 		return;
 	}
+	log_debug(s->who, "connecting: %s", strstr(url, "/logs/stream"));
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -578,7 +580,7 @@ static void save_done(uv_work_t *req, int status)
  * copy, so the loop never waits for the disk; one write at a time. */
 int stream_save_checkpoint(struct stream *s)
 {
-	int64_t floor = ckpt_resume_since(&s->ckpt);
+	int64_t floor = ckpt_keep_from(&s->ckpt);
 	if (floor != INT64_MIN)
 		idset_prune(&s->seen, floor);
 	if (!s->ckpt.dirty)

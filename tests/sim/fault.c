@@ -13,6 +13,7 @@ uint64_t fault_applied[F_COUNT];
 static const char *const names[F_COUNT] = {
     "drop-every",      "cut-mid-event",  "heartbeat",      "token-expiry", "status", "drip",
     "malformed-every", "oversize-every", "bad-utf8-every", "line-ends",    "bom",    "split-writes",
+    "stall",
 };
 
 const char *fault_name(enum fault_kind k)
@@ -123,6 +124,9 @@ int fault_set(const char *name, const char *value, char *err, size_t errlen)
 	case F_DRIP:
 		rc = parse_ulong(value, &fault.drip_bps);
 		break;
+	case F_STALL:
+		rc = parse_ulong(value, &fault.stall_ms);
+		break;
 	case F_HEARTBEAT:
 		rc = parse_ulong(value, &n);
 		if (rc == SIM_OK) {
@@ -192,5 +196,6 @@ cJSON *fault_to_json(void)
 	cJSON_AddStringToObject(o, "line-ends", eols[fault.line_ends]);
 	cJSON_AddBoolToObject(o, "bom", fault.bom);
 	cJSON_AddBoolToObject(o, "split-writes", fault.split_writes);
+	cJSON_AddNumberToObject(o, "stall", (double)fault.stall_ms);
 	return o;
 }

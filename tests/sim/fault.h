@@ -24,6 +24,7 @@ enum fault_kind {
 	F_LINE_ENDS,
 	F_BOM,
 	F_SPLIT_WRITES,
+	F_STALL,
 	F_COUNT
 };
 
@@ -43,6 +44,7 @@ struct fault_state {
 	enum fault_line_ends line_ends;
 	int bom;
 	int split_writes;
+	unsigned long stall_ms;
 };
 
 extern struct fault_state fault;
