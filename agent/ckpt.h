@@ -67,7 +67,7 @@ struct ckpt {
 	/* The since of the connection in use: ids from there on are kept even
 	 * when the window has moved past them. INT64_MIN: none. */
 	int64_t replay_from;
-	bool dirty;           /* changed since the last save or load */
+	bool dirty; /* changed since the last save or load */
 };
 
 void ckpt_init(struct ckpt *c, uint64_t overlap_ms, size_t max_ids);

@@ -11,9 +11,9 @@ struct fault_state fault;
 uint64_t fault_applied[F_COUNT];
 
 static const char *const names[F_COUNT] = {
-    "drop-every",      "cut-mid-event",  "heartbeat",      "token-expiry", "status", "drip",
-    "malformed-every", "oversize-every", "bad-utf8-every", "line-ends",    "bom",    "split-writes",
-    "stall",
+    "drop-every", "cut-mid-event",   "heartbeat",      "token-expiry",   "status",
+    "drip",       "malformed-every", "oversize-every", "bad-utf8-every", "line-ends",
+    "bom",        "split-writes",    "stall",
 };
 
 const char *fault_name(enum fault_kind k)
