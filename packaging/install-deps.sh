@@ -7,7 +7,7 @@ PKGS="
 build-essential cmake pkg-config clang libclang-rt-14-dev
 libuv1-dev libcurl4-openssl-dev libcjson-dev librdkafka-dev zlib1g-dev libssl-dev
 libcmocka-dev
-curl python3 procps util-linux openssl stunnel4
+curl python3 procps util-linux openssl stunnel4 valgrind
 rsyslog rsyslog-relp rsyslog-gnutls
 "
 

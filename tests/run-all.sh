@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: a plain build (warnings are errors)
-# and its tests, then an AddressSanitizer + UndefinedBehaviorSanitizer build
+# and its tests, a slice of the integration tests again with the agent under
+# valgrind memcheck, then an AddressSanitizer + UndefinedBehaviorSanitizer build
 # and the same tests under it, then the libFuzzer targets built with clang:
 # each replays its seed corpus and fuzzes for SINCH_FUZZ_SECONDS (20).
 # Long soak/chaos/install tests sit behind CTest labels and are not run here
@@ -9,13 +10,19 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 jobs=${JOBS:-$(nproc)}
-exclude='soak|chaos|install|bench'
+exclude='soak|chaos|install|bench|valgrind'
+# Integration tests rerun with every agent under valgrind in CI (about 3
+# minutes on 2 cores); the rest of the label is slow, not different.
+valgrind_slice='valgrind/test_(delivery|faults_data|faults_http|faults_stream|syslog|syslog_tls|tls_api|cli)$'
 
 echo "== plain build"
 cmake -S . -B build -DSINCH_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 echo "== tests"
 ctest --test-dir build -j"$jobs" --output-on-failure -LE "$exclude"
+
+echo "== valgrind memcheck slice (the whole label: ctest --test-dir build -L valgrind)"
+ctest --test-dir build -j"$jobs" --output-on-failure -L valgrind -R "$valgrind_slice"
 
 echo "== ASan+UBSan build"
 cmake -S . -B build-asan -DSINCH_WERROR=ON -DSINCH_SANITIZE=ON >/dev/null

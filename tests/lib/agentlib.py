@@ -5,6 +5,7 @@ start the agent, read its output, kill or stop it. Standard library only.
         wait_for(lambda: count_lines(out) >= 300)
 """
 
+import glob
 import json
 import os
 import re
@@ -48,6 +49,16 @@ SECRET_PATTERNS = [re.compile(p) for p in (
 DEBUG_LOG = os.environ.get("SINCH_SANITIZE") == "1" or os.environ.get("SINCH_TEST_DEBUG_LOG") == "1"
 
 
+# SINCH_VALGRIND=1 runs every agent under valgrind memcheck (the CTest label
+# "valgrind"); a run that ends without an exception fails on any error
+# valgrind reports: invalid reads or writes, uses of uninitialized values,
+# and, when the agent exited by itself, definite or indirect leaks.
+VALGRIND = os.environ.get("SINCH_VALGRIND") == "1"
+VALGRIND_ERRORS = re.compile(r"^==\d+== (Invalid (read|write|free)|Conditional jump|Use of uninit"
+                             r"|Syscall param|Mismatched free|Source and destination overlap"
+                             r"|.*(definitely|indirectly) lost in)", re.M)
+
+
 def find_secrets(text, extra=()):
     """The secret-looking strings in text (empty when clean)."""
     found = []
@@ -81,7 +92,14 @@ class Agent:
             env.update(self.env)
         self._log = open(self.log_path, "ab")
         verbosity = "-vv" if DEBUG_LOG else "-v"
-        self.proc = subprocess.Popen([agent_bin(), "-c", self.config, verbosity] + self.args,
+        prefix = []
+        if VALGRIND:
+            # One file per process: an Agent restarted keeps each run's report.
+            self.valgrind_log = self.log_path + ".valgrind.%p"
+            prefix = ["valgrind", "--tool=memcheck", "--leak-check=full",
+                      "--show-leak-kinds=definite,indirect", "--track-origins=yes",
+                      "--num-callers=30", "--log-file=" + self.valgrind_log]
+        self.proc = subprocess.Popen(prefix + [agent_bin(), "-c", self.config, verbosity] + self.args,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self._log, env=env)
         return self
@@ -128,7 +146,17 @@ class Agent:
             leaked = find_secrets(self.log(), self.secrets)
             if leaked:
                 raise AssertionError("the agent's log shows a secret:\n" + "\n".join(leaked))
+            if VALGRIND:
+                self.check_valgrind()
         return False
+
+    def check_valgrind(self):
+        for path in glob.glob(self.log_path + ".valgrind.*"):
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+            if VALGRIND_ERRORS.search(text):
+                raise AssertionError("valgrind found errors in the agent (%s):\n%s"
+                                     % (path, text[-6000:]))
 
 
 def read_records(path):
