@@ -36,6 +36,8 @@ void conf_errs_free(struct conf_errs *e)
 
 /* Appends one "FILE:LINE: PREFIXmessage\n" line to b, whole or not at all. */
 static void put_message(struct buf *b, const char *file, int line, const char *prefix,
+                        const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void put_message(struct buf *b, const char *file, int line, const char *prefix,
                         const char *fmt, va_list ap)
 {
 	size_t keep = b->len;
