@@ -66,6 +66,9 @@ struct sink {
 	 * the loop that every transfer shares), for sinks that speak HTTP; NULL
 	 * with check_only. */
 	struct httpc *http;
+	/* Set by the sink while its destination refuses it (a rejected
+	 * credential, a wrong address): what readiness reports. */
+	bool down;
 
 	/* Set by the router. */
 	void (*on_ack)(struct sink *s, struct record *r, int result, const char *reason);

@@ -269,7 +269,7 @@ void sink_http_failed(struct http_sink *h, struct hbatch *b, int verdict, int64_
 		h->fail_count = 0;
 	}
 	h->failing = true;
-	h->down = verdict == HTTP_DOWN;
+	h->s->down = verdict == HTTP_DOWN;
 	h->fail_count++;
 	size_t held = h->plen;
 	for (struct hbatch *x = h->active; x; x = x->next)
@@ -298,7 +298,7 @@ void sink_http_up(struct http_sink *h)
 		         (unsigned long long)h->fail_count,
 		         (unsigned long long)(now_ms(h) - h->fail_since));
 	h->failing = false;
-	h->down = false;
+	h->s->down = false;
 	backoff_reset(&h->backoff);
 }
 

@@ -108,6 +108,7 @@ struct http_sink {
 	char url_log[256]; /* the url without credentials or query, for logs */
 	char channel[40];
 	char *ack_url;
+	char ack_log[256]; /* ack_url as url_log is url */
 	struct curl_slist *hdrs, *ack_hdrs;
 	size_t answer_max; /* the hard bound on an answer body read */
 
@@ -122,7 +123,7 @@ struct http_sink {
 
 	struct backoff backoff;
 	uint64_t hold_until; /* no request starts before (uv_now) */
-	bool failing, down;
+	bool failing;
 	uint64_t fail_since, fail_count, fail_logged;
 	bool no_ack_id_logged;
 

@@ -75,8 +75,8 @@ const struct opt_def sink_http_opts[] = {
      "splunk_hec: the X-Splunk-Request-Channel GUID (default with ack = on: a new one per "
      "start)"},
     {"ack_url", OPT_STRING, NULL, 0, C(ack_url), NULL,
-     "splunk_hec: the acknowledgement endpoint (default: the url's scheme and host with "
-     "/services/collector/ack)"},
+     "splunk_hec: the acknowledgement endpoint (default: the url up to /services/collector, "
+     "or its scheme and host, with /services/collector/ack)"},
     {"ack_interval", OPT_DURATION, "1s", 0, C(ack_interval), NULL,
      "splunk_hec: how often unacknowledged batches are asked about"},
     {"ack_timeout", OPT_DURATION, "5m", 0, C(ack_timeout), NULL,
@@ -439,16 +439,19 @@ static int check_hec(struct sink *s, struct conf_errs *errs, struct http_sink *h
 	if (c->ack_url) {
 		h->ack_url = strdup(c->ack_url);
 	} else {
-		/* scheme://authority of url, and the ack path. */
+		/* The url up to its /services/collector (a proxy may add a
+		 * prefix), else its scheme://authority, and the ack path. */
 		const char *p = strstr(c->url, "://") + 3;
-		size_t n = (size_t)(p - c->url) + strcspn(p, "/?#");
+		const char *svc = strstr(p, "/services/collector");
+		size_t n = svc ? (size_t)(svc - c->url) : (size_t)(p - c->url) + strcspn(p, "/?#");
 		h->ack_url = malloc(n + sizeof("/services/collector/ack"));
 		if (h->ack_url) {
 			memcpy(h->ack_url, c->url, n);
 			strcpy(h->ack_url + n, "/services/collector/ack");
 		}
 	}
-	return h->ack_url ? 0 : 1;
+	return h->ack_url && is_http_url(h->ack_url, &https, h->ack_log, sizeof(h->ack_log)) ? 0
+	                                                                                     : 1;
 }
 
 static int check_labels(struct sink *s, struct conf_errs *errs, struct http_fmt *f)
@@ -484,8 +487,12 @@ static int build_headers(struct sink *s, struct http_sink *h)
 	const struct http_conf *c = s->conf;
 	struct buf line;
 	buf_init(&line, 70000);
+	/* A Content-Type among the configured headers replaces the format's. */
+	bool own_type = false;
+	for (size_t i = 0; i < c->headers.n; i++)
+		own_type |= strncasecmp(c->headers.items[i], "Content-Type:", 13) == 0;
 	int rc = buf_printf(&line, "Content-Type: %s", http_fmt_content_type(c->format));
-	if (rc == 0)
+	if (rc == 0 && !own_type)
 		rc = append_header(&h->hdrs, line.data);
 	/* Expect: 100-continue would cost a round trip (or a second's wait
 	 * with a server that ignores it) on every large batch. */

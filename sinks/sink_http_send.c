@@ -428,7 +428,7 @@ static void ack_answer(struct http_sink *h, long status)
 		                                           : http_resp_classify(status);
 		if (ack_log_due(h))
 			log_msg(v == HTTP_DOWN ? LOG_ERROR : LOG_WARNING, h->s->who,
-			        "asking %s for acknowledgements: answered %ld: %s%s", h->ack_url,
+			        "asking %s for acknowledgements: answered %ld: %s%s", h->ack_log,
 			        status, ex,
 			        a.code == 14
 			            ? " (indexer acknowledgement is off for the token: set ack "
@@ -446,7 +446,7 @@ static void ack_answer(struct http_sink *h, long status)
 	                       &a) < 0 &&
 	    ack_log_due(h))
 		log_warn(h->s->who, "asking %s for acknowledgements: unreadable answer: %s",
-		         h->ack_url, ex);
+		         h->ack_log, ex);
 	/* Free every acknowledged batch first, then tell the router. */
 	for (size_t i = 0; i < a.n; i++)
 		recs[i] = detach(h, a.done[i], &counts[i]);
@@ -465,7 +465,7 @@ static void on_acks(struct httpc_req *req, CURLcode rc)
 	req->easy = NULL;
 	h->ack_running = false;
 	if (rc != CURLE_OK && ack_log_due(h))
-		log_warn(h->s->who, "asking %s for acknowledgements failed: %s", h->ack_url,
+		log_warn(h->s->who, "asking %s for acknowledgements failed: %s", h->ack_log,
 		         h->ack_err[0] ? h->ack_err : curl_easy_strerror(rc));
 	sink_http_ack_arm(h);
 	if (rc == CURLE_OK)

@@ -65,7 +65,7 @@ HEC_KEYS = {"time", "host", "source", "sourcetype", "index", "event", "fields"}
 
 LOCK = threading.Lock()
 STATE = {"ids": {}, "errors": [], "statuses": {}, "requests": {}, "inflight": {},
-         "max_inflight": {}, "headers": {}, "ack_polls": 0, "bodies": {}}
+         "max_inflight": {}, "headers": {}, "ack_polls": 0, "bodies": {}, "log": {}}
 FAULTS = []
 ACKS = {}  # (key, channel) -> {"next": n, "ids": {id: polls_left or None (dropped)}}
 BULK_SEEN = {}  # key -> set of _id
@@ -342,6 +342,9 @@ class Handler(BaseHTTPRequestHandler):
             if self.path == "/_ctl/fault":
                 if "seconds" in body:
                     body["until"] = time.monotonic() + body["seconds"]
+                for n in ("reset", "ack_drop"):
+                    if n in body:
+                        body["count"] = body[n]
                 FAULTS.append(body)
             elif self.path == "/_ctl/clear":
                 FAULTS.clear()
@@ -350,14 +353,15 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(200, {})
 
     def count(self, key, status):
+        """Counts an answer, and logs [time, status] for the key."""
         with LOCK:
             st = STATE["statuses"].setdefault(key, {})
             st[str(status)] = st.get(str(status), 0) + 1
+            STATE["log"].setdefault(key, []).append([time.monotonic(), status])
 
     def error(self, msg):
         with LOCK:
             STATE["errors"].append(msg)
-        self.count("errors", 400)
         self.answer(400, {"error": msg})
 
     def reset(self):
@@ -370,9 +374,11 @@ class Handler(BaseHTTPRequestHandler):
         is_ack = endpoint == "services/collector/ack"
         f = take_fault(key, is_ack, lambda f: "reset" in f)
         if f:
+            self.count(key, "reset")
             return self.reset()
         f = take_fault(key, is_ack, lambda f: "slow_ms" in f)
         if f:
+            self.count(key, "slow")
             time.sleep(f["slow_ms"] / 1000.0)
         f = take_fault(key, is_ack, lambda f: "status" in f)
         if f:

@@ -3,12 +3,15 @@ a Server, its faults and state, sink sections, the dead-letter file, and one
 agent run against the simulator until a condition on what arrived holds."""
 
 import collections
+import http.client
 import json
 import os
+import ssl
 import sys
 import unittest
+import urllib.parse
 
-from harness import Server, http_request, get_json, sim, sim_stats, tmpdir, wait_for
+from harness import Server, sim, sim_stats, tmpdir, wait_for
 from agentlib import Agent, config_for, oracle_ids
 
 RECEIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "http_receiver.py")
@@ -24,17 +27,38 @@ def receiver(*args, scheme="http"):
                   name="http-receiver", scheme=scheme, expect_rc=0)
 
 
+def _ctl(method, url, body=None, client=None):
+    """A control request to the collector (over HTTPS without checking its
+    certificate: the test's own CA is for the agent; client: a (cert, key)
+    for a collector that requires one)."""
+    u = urllib.parse.urlsplit(url)
+    if u.scheme == "https":
+        ctx = ssl._create_unverified_context()
+        if client:
+            ctx.load_cert_chain(*client)
+        conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=10, context=ctx)
+    else:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        conn.request(method, u.path, body=body)
+        resp = conn.getresponse()
+        data = resp.read()
+        assert resp.status == 200, (url, resp.status, data[:300])
+        return json.loads(data)
+    finally:
+        conn.close()
+
+
 def fault(url, **f):
-    status, _, body = http_request("POST", url + "/_ctl/fault", body=json.dumps(f))
-    assert status == 200, body
+    _ctl("POST", url + "/_ctl/fault", json.dumps(f))
 
 
 def clear_faults(url):
-    http_request("POST", url + "/_ctl/clear", body="{}")
+    _ctl("POST", url + "/_ctl/clear", "{}")
 
 
-def state(url):
-    return get_json(url + "/_ctl/state")
+def state(url, client=None):
+    return _ctl("GET", url + "/_ctl/state", client=client)
 
 
 def sink(name, url, fmt, extra=""):
@@ -45,12 +69,20 @@ def sink(name, url, fmt, extra=""):
 
 
 def dead_letters(workdir, name):
-    """The sink's dead-letter lines: {"reason", "record", ...}."""
+    """The sink's dead-letter lines: {"reason", "record", ...}, and "size",
+    the bytes of the record's JSON as the agent wrote it."""
     path = os.path.join(workdir, "state", "dead-letter", name + ".jsonl")
     if not os.path.exists(path):
         return []
-    with open(path) as f:
-        return [json.loads(ln) for ln in f if ln.endswith("\n")]
+    out = []
+    with open(path, "rb") as f:
+        for ln in f:
+            if not ln.endswith(b"\n"):
+                continue
+            d = json.loads(ln)
+            d["size"] = len(ln) - ln.index(b'"record":') - len(b'"record":') - 2
+            out.append(d)
+    return out
 
 
 def got(st, name):
@@ -67,24 +99,32 @@ def rss_anon_kb(pid):
 
 
 class HttpCase(unittest.TestCase):
-    def run_agent(self, rcv, sinks, total, want, during=None, timeout=60, agent_extra="",
-                  sim_args=("--rate", "200"), project_extra="", stop=True):
+    def run_agent(self, rcv, sinks, total, want, during=None, prepare=None, timeout=60,
+                  agent_extra="", sim_args=("--rate", "200"), project_extra="", stop=True,
+                  args=()):
         """Runs the simulator (3 functions, `total` events each) and an agent
         with `sinks` (a function of the work directory, or text) until
         want(collector state, oracle ids, workdir, agent) holds; stops the
-        agent (SIGTERM, exit 0 expected). Returns (state, oracle, log, workdir)."""
+        agent (SIGTERM, exit 0 expected). prepare(oracle ids, sorted), when
+        given, runs once every event exists and before the agent starts;
+        during(sim, agent, workdir) once the agent started. Returns (state,
+        oracle, log, workdir)."""
         d = tmpdir()
         text = sinks(d) if callable(sinks) else sinks
         with sim("--total", str(total), "--no-limits", *sim_args) as s:
-            cfg = config_for(s, d, sinks=text, agent_extra=agent_extra,
-                             project_extra=project_extra)
-            with Agent(cfg) as a:
-                if during:
-                    during(s, a, d)
+            def generated():
                 wait_for(lambda: all(f["generated"] >= total
                                      for f in sim_stats(s.url)["functions"]),
                          60, what="events generated")
-                oracle = set(i for ids in oracle_ids(s.url).values() for i in ids)
+                return set(i for ids in oracle_ids(s.url).values() for i in ids)
+            if prepare:
+                prepare(sorted(generated()))
+            cfg = config_for(s, d, sinks=text, agent_extra=agent_extra,
+                             project_extra=project_extra)
+            with Agent(cfg, args=list(args)) as a:
+                if during:
+                    during(s, a, d)
+                oracle = generated()
                 try:
                     wait_for(lambda: want(state(rcv.url), oracle, d, a), timeout, interval=0.2,
                              what="records at the collector")
