@@ -119,9 +119,8 @@ void sink_http_settle(struct http_sink *h, struct record *r, int result, const c
 
 /* ---- building bodies (thread pool) ---- */
 
-static size_t body_max(const struct http_sink *h, const struct hbatch *b)
+static size_t body_max(const struct hbatch *b)
 {
-	(void)h;
 	/* Escaping a record as a JSON string at most doubles it. */
 	return (size_t)b->bytes * 2 + b->n * BODY_PER_REC + BODY_EXTRA;
 }
@@ -133,7 +132,7 @@ static void build_work(uv_work_t *w)
 	struct hbatch *b = w->data;
 	const struct http_sink *h = b->h;
 	struct buf raw;
-	buf_init(&raw, body_max(h, b));
+	buf_init(&raw, body_max(b));
 	b->build_rc = http_fmt_body(&h->fmt, b->recs, b->n, &raw, &b->bad);
 	b->raw_len = raw.len;
 	if (b->build_rc < 0 || h->c->compression != HTTP_GZIP) {
@@ -275,7 +274,8 @@ void sink_http_failed(struct http_sink *h, struct hbatch *b, int verdict, int64_
 	for (struct hbatch *x = h->active; x; x = x->next)
 		held += x->n;
 	if (was && now - h->fail_logged < REMIND_MS) {
-		log_debug(h->s->who, "%s; retrying in %llu ms", why, (unsigned long long)delay);
+		log_debug(h->s->who, "%s (%s); retrying in %llu ms", why,
+		          http_resp_verdict_name(verdict), (unsigned long long)delay);
 		return;
 	}
 	h->fail_logged = now;

@@ -131,7 +131,7 @@ static void bulk_outcome(struct http_sink *h, struct hbatch *b)
 	if (rc < 0) {
 		http_resp_excerpt(b->answer.buf.data, b->answer.buf.len, ex, sizeof(ex));
 		snprintf(why, sizeof(why),
-		         "%s answered 200 but not with a bulk answer for %zu actions%s: %s",
+		         "%s answered 2xx, but not with a bulk answer for %zu actions%s: %s",
 		         h->url_log, n, b->answer.cut ? " (too long to read)" : "", ex);
 		sink_http_failed(h, b, rc == LG_ENOMEM ? HTTP_RETRY : HTTP_DOWN, -1, why);
 	} else if (!errors) {

@@ -3,7 +3,8 @@
 ndjson, json_array, splunk_hec, elasticsearch_bulk, loki and otlp_json each
 deliver every event exactly once in a clean run, with the configured
 Authorization (Bearer, Basic, Splunk) and extra headers, never more than
-max_in_flight requests at once, and batches of at most batch_max_records."""
+max_in_flight requests at once, and batches of at most batch_max_records
+and batch_max_bytes (a larger record alone)."""
 
 import base64
 import os
@@ -27,8 +28,9 @@ class Formats(HttpCase):
                 sink("es", u, "elasticsearch_bulk", "index = fn-{function_name}-%Y.%m\n") +
                 sink("loki", u, "loki", "labels = function, level, env=test\n"
                      "compression = none\n") +
-                sink("otlp", u, "otlp_json", "batch_max_records = 7\nmax_in_flight = 3\n"))
-            names = ["nd", "arr", "hec", "es", "loki", "otlp"]
+                sink("otlp", u, "otlp_json", "batch_max_records = 7\nmax_in_flight = 3\n") +
+                sink("small", u, "ndjson", "batch_max_bytes = 1K\n"))
+            names = ["nd", "arr", "hec", "es", "loki", "otlp", "small"]
 
             def want(st, oracle, d, a):
                 return all(oracle <= set(got(st, n)) for n in names)
@@ -43,6 +45,14 @@ class Formats(HttpCase):
             self.assertLessEqual(st["max_inflight"][n], 3 if n == "otlp" else 2, n)
         # 180 records in batches of at most 7.
         self.assertGreaterEqual(st["bodies"]["otlp"], 180 // 7)
+        # At most 1K of records per request; a larger record goes alone.
+        alone = 0
+        for lines in st["lines"]["small"]:
+            if len(lines) > 1:
+                self.assertLessEqual(sum(lines), 1024, lines)
+            alone += lines[0] > 1024
+        self.assertGreater(alone, 0)
+        self.assertEqual(sum(len(x) for x in st["lines"]["small"]), 180)
         h = st["headers"]
         self.assertEqual(h["nd"]["Authorization"], "Bearer " + d_token)
         self.assertEqual(h["nd"]["X-Scope-OrgID"], "tenant-1")

@@ -26,6 +26,8 @@ after gzip decoding (Content-Encoding: gzip):
 A body that breaks its format is answered 400 and listed in the state's
 "errors" (tests assert there are none).
 
+The state lists, per key, the line lengths of each ndjson request ("lines").
+
 Control (JSON bodies): ``POST /_ctl/fault`` adds a fault, ``POST
 /_ctl/clear`` removes them, ``GET /_ctl/state`` returns what was received.
 A fault may name ``key`` (default: any) and applies to data requests
@@ -65,7 +67,8 @@ HEC_KEYS = {"time", "host", "source", "sourcetype", "index", "event", "fields"}
 
 LOCK = threading.Lock()
 STATE = {"ids": {}, "errors": [], "statuses": {}, "requests": {}, "inflight": {},
-         "max_inflight": {}, "headers": {}, "ack_polls": 0, "bodies": {}, "log": {}}
+         "max_inflight": {}, "headers": {}, "ack_polls": 0, "bodies": {}, "log": {},
+         "lines": {}}
 FAULTS = []
 ACKS = {}  # (key, channel) -> {"next": n, "ids": {id: polls_left or None (dropped)}}
 BULK_SEEN = {}  # key -> set of _id
@@ -413,6 +416,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.error("%s: %s" % (key, e))
         with LOCK:
             STATE["bodies"][key] = STATE["bodies"].get(key, 0) + 1
+            if name == "ndjson":
+                STATE["lines"].setdefault(key, []).append(
+                    [len(ln) for ln in body[:-1].split(b"\n")])
         rej = live(key, "reject_ids")
         bad = set(rej["reject_ids"]) if rej else set()
         if name == "bulk":
