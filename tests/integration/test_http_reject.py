@@ -68,6 +68,8 @@ class Reject(HttpCase):
             self.assertIn("answered 413", r["reason"])
             self.assertEqual(r["sink"], "big")
         self.assertIn("splitting", log)
+        # Halving 300 records down to one takes fewer than 2 x 300 requests.
+        self.assertLess(st["statuses"]["big"]["413"], 2 * 300)
 
         # 400: each batch holding a refused record, once, whole.
         dl = dead_letters(d, "bad")

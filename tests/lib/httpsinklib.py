@@ -8,6 +8,8 @@ import json
 import os
 import ssl
 import sys
+import threading
+import time
 import unittest
 import urllib.parse
 
@@ -15,6 +17,7 @@ from harness import Server, sim, sim_stats, tmpdir, wait_for
 from agentlib import Agent, config_for, oracle_ids
 
 RECEIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "http_receiver.py")
+SANITIZED = os.environ.get("SINCH_SANITIZE") == "1"
 
 # The endpoint of each format at the test collector.
 ENDPOINTS = {"ndjson": "ndjson", "json_array": "json", "splunk_hec": "services/collector/event",
@@ -91,23 +94,28 @@ def got(st, name):
 
 
 def rss_anon_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return 0
 
 
 class HttpCase(unittest.TestCase):
     def run_agent(self, rcv, sinks, total, want, during=None, prepare=None, timeout=60,
                   agent_extra="", sim_args=("--rate", "200"), project_extra="", stop=True,
-                  args=()):
+                  args=(), rss_limit_kb=16 * 1024):
         """Runs the simulator (3 functions, `total` events each) and an agent
         with `sinks` (a function of the work directory, or text) until
         want(collector state, oracle ids, workdir, agent) holds; stops the
         agent (SIGTERM, exit 0 expected). prepare(oracle ids, sorted), when
         given, runs once every event exists and before the agent starts;
-        during(sim, agent, workdir) once the agent started. Returns (state,
+        during(sim, agent, workdir) once the agent started. The agent's
+        anonymous memory is sampled all along: its peak (self.peak_rss_kb)
+        must stay under rss_limit_kb (not under sanitizers). Returns (state,
         oracle, log, workdir)."""
         d = tmpdir()
         text = sinks(d) if callable(sinks) else sinks
@@ -122,6 +130,13 @@ class HttpCase(unittest.TestCase):
             cfg = config_for(s, d, sinks=text, agent_extra=agent_extra,
                              project_extra=project_extra)
             with Agent(cfg, args=list(args)) as a:
+                self.peak_rss_kb = 0
+
+                def sample():
+                    while a.alive():
+                        self.peak_rss_kb = max(self.peak_rss_kb, rss_anon_kb(a.proc.pid))
+                        time.sleep(0.05)
+                threading.Thread(target=sample, daemon=True).start()
                 if during:
                     during(s, a, d)
                 oracle = generated()
@@ -138,6 +153,10 @@ class HttpCase(unittest.TestCase):
                 if stop:
                     self.assertEqual(a.stop(), 0, a.log()[-3000:])
                 log = a.log()
+        sys.stderr.write("agent peak RssAnon %d KiB\n" % self.peak_rss_kb)
+        if not SANITIZED:
+            self.assertLess(self.peak_rss_kb, rss_limit_kb,
+                            "peak RssAnon %d KiB" % self.peak_rss_kb)
         return state(rcv.url), oracle, log, d
 
     def assert_clean(self, st):
