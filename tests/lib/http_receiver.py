@@ -322,6 +322,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n)
 
     def do_POST(self):
+        self.arrived = time.monotonic()
         raw = self.read_body()
         if self.path.startswith("/_ctl/"):
             return self.control(raw)
@@ -356,11 +357,11 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(200, {})
 
     def count(self, key, status):
-        """Counts an answer, and logs [time, status] for the key."""
+        """Counts an answer, and logs [arrived, answered, status] for the key."""
         with LOCK:
             st = STATE["statuses"].setdefault(key, {})
             st[str(status)] = st.get(str(status), 0) + 1
-            STATE["log"].setdefault(key, []).append([time.monotonic(), status])
+            STATE["log"].setdefault(key, []).append([self.arrived, time.monotonic(), status])
 
     def error(self, msg):
         with LOCK:
