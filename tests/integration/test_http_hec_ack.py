@@ -29,7 +29,7 @@ class HecAck(HttpCase):
                 return oracle <= set(got(st, "hec")) and "sending them again" in a.log()
 
             st, oracle, log, d = self.run_agent(
-                rcv, sink("hec", u, "splunk_hec", HEC + "ack_timeout = 2s\n"), 60, want,
+                rcv, sink("hec", u, "splunk_hec", HEC + "ack_timeout = 3s\n"), 60, want,
                 prepare=prepare)
         self.assert_clean(st)
         counts = got(st, "hec")
