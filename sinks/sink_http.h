@@ -90,7 +90,6 @@ struct hbatch {
 	uv_work_t work;
 	struct httpc_req req;
 	struct answer answer;
-	char errbuf[CURL_ERROR_SIZE];
 	int64_t ack_id;
 	uint64_t ack_since; /* uv_now when it began waiting for the ack */
 };
@@ -132,7 +131,6 @@ struct http_sink {
 	bool ack_running;
 	struct buf ack_body;
 	struct answer ack_answer;
-	char ack_err[CURL_ERROR_SIZE];
 	uint64_t ack_logged; /* when a failed poll was last logged */
 	struct json_doc doc; /* answers are read on the loop */
 

@@ -24,8 +24,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static CURL *new_easy(const struct http_sink *h, const char *url, struct curl_slist *hdrs,
-                      char *errbuf)
+static CURL *new_easy(const struct http_sink *h, const char *url, struct curl_slist *hdrs)
 {
 	const struct http_conf *c = h->c;
 	CURL *e = curl_easy_init();
@@ -39,8 +38,6 @@ static CURL *new_easy(const struct http_sink *h, const char *url, struct curl_sl
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	                 (long)(c->timeout < 10000 ? c->timeout : 10000));
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	errbuf[0] = '\0';
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	if (c->cert_file) {
 		curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file);
 		curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file);
@@ -291,7 +288,7 @@ static void outcome(struct http_sink *h, struct hbatch *b, CURLcode rc, long sta
 	char why[WHY_MAX], ex[300];
 	if (rc != CURLE_OK) {
 		snprintf(why, sizeof(why), "request to %s failed: %s", h->url_log,
-		         b->errbuf[0] ? b->errbuf : curl_easy_strerror(rc));
+		         httpc_strerror(&b->req, rc));
 		sink_http_failed(h, b, HTTP_RETRY, -1, why);
 		return;
 	}
@@ -349,10 +346,10 @@ static void on_sent(struct httpc_req *req, CURLcode rc)
 
 /* Starts POSTing body to url; the answer goes to ans. */
 static int post(struct http_sink *h, struct httpc_req *req, const char *url,
-                struct curl_slist *hdrs, const struct buf *body, struct answer *ans, char *errbuf,
+                struct curl_slist *hdrs, const struct buf *body, struct answer *ans,
                 httpc_done_cb done, void *data)
 {
-	CURL *e = new_easy(h, url, hdrs, errbuf);
+	CURL *e = new_easy(h, url, hdrs);
 	if (!e)
 		return LG_ENOMEM;
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body->data);
@@ -374,7 +371,7 @@ static int post(struct http_sink *h, struct httpc_req *req, const char *url,
 
 int sink_http_send(struct http_sink *h, struct hbatch *b)
 {
-	int rc = post(h, &b->req, h->c->url, h->hdrs, &b->body, &b->answer, b->errbuf, on_sent, b);
+	int rc = post(h, &b->req, h->c->url, h->hdrs, &b->body, &b->answer, on_sent, b);
 	if (rc < 0)
 		return rc;
 	b->state = HB_SENDING;
@@ -466,7 +463,7 @@ static void on_acks(struct httpc_req *req, CURLcode rc)
 	h->ack_running = false;
 	if (rc != CURLE_OK && ack_log_due(h))
 		log_warn(h->s->who, "asking %s for acknowledgements failed: %s", h->ack_log,
-		         h->ack_err[0] ? h->ack_err : curl_easy_strerror(rc));
+		         httpc_strerror(req, rc));
 	sink_http_ack_arm(h);
 	if (rc == CURLE_OK)
 		ack_answer(h, status);
@@ -504,7 +501,7 @@ void sink_http_ack_poll(struct http_sink *h)
 		rc = buf_puts(&h->ack_body, "]}");
 	if (rc == 0)
 		rc = post(h, &h->ack_req, h->ack_url, h->ack_hdrs, &h->ack_body, &h->ack_answer,
-		          h->ack_err, on_acks, h);
+		          on_acks, h);
 	if (rc < 0)
 		sink_http_ack_arm(h);
 	else

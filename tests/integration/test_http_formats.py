@@ -35,7 +35,8 @@ class Formats(HttpCase):
             def want(st, oracle, d, a):
                 return all(oracle <= set(got(st, n)) for n in names)
 
-            st, oracle, log, _ = self.run_agent(rcv, sinks, 60, want)
+            st, oracle, log, _ = self.run_agent(rcv, sinks, 60, want,
+                                                secrets=(d_token, "pw-for-tests"))
         self.assert_clean(st)
         self.assertEqual(len(oracle), 180)
         for n in names:
@@ -63,8 +64,6 @@ class Formats(HttpCase):
                          "Basic " + base64.b64encode(b"shipper:pw-for-tests").decode())
         self.assertEqual(h["hec"]["Authorization"], "Splunk " + d_token)
         self.assertNotIn("Authorization", h["es"])
-        self.assertNotIn(d_token, log)
-        self.assertNotIn("pw-for-tests", log)
         self.assertIn("records delivered", log)
 
 
