@@ -59,8 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc != 0 && rc != LG_EPARSE)
 			abort();
 		for (size_t i = 0; rc == 0 && i < n; i++) {
-			if (items[i].status < 100 || items[i].status > 599 || items[i].verdict < 0 ||
-			    items[i].verdict > HTTP_REJECT || items[i].verdict == HTTP_SPLIT ||
+			if (items[i].status < 100 || items[i].status > 599 ||
+			    items[i].verdict < 0 || items[i].verdict > HTTP_REJECT ||
+			    items[i].verdict == HTTP_SPLIT ||
 			    items[i].reason_off + items[i].reason_len > reasons.len)
 				abort();
 			if (!errors && items[i].verdict != HTTP_ACK)
@@ -84,8 +85,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 2: {
 		uint64_t count = 0;
-		int rc = a & 1 ? http_resp_hec_acks(&doc, body, len, on_ack, &count)
-		               : http_resp_otlp(&doc, body, len, (int64_t *)&count, (char[64]){0}, 64);
+		int rc =
+		    a & 1 ? http_resp_hec_acks(&doc, body, len, on_ack, &count)
+		          : http_resp_otlp(&doc, body, len, (int64_t *)&count, (char[64]){0}, 64);
 		if (rc != 0 && rc != LG_EPARSE)
 			abort();
 		break;
