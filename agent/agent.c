@@ -362,6 +362,7 @@ static int start(struct agent *a, struct conf_errs *errs)
 	if (httpc_init(&a->http, &a->loop) != 0)
 		return 1;
 	a->router.data = a;
+	a->router.http = &a->http;
 	a->router.on_done = on_record_done;
 	a->router.on_drain = on_drain;
 	char msg[512];

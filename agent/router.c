@@ -291,6 +291,7 @@ int router_add_sinks(struct router *rt, const struct conf *c, const char *state_
 		s->section = sec;
 		s->max_record_size = max_record_size;
 		s->state_dir = state_dir;
+		s->http = check_only ? NULL : rt->http;
 		s->on_ack = on_ack;
 		s->router_data = rs;
 		rs->closed = true; /* until open succeeds */

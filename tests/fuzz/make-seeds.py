@@ -88,6 +88,31 @@ def main():
         for a, b in ((0x8C, 0x10), (0x82, 0x80)):
             write(d, "rec-%s-%02x%02x" % (name, a, b), bytes([a, b]) + record)
 
+    d = reset("http_fmt")
+    for path in sorted(glob.glob(os.path.join(DATA, "http_fmt", "*.in"))):
+        name = os.path.basename(path)[:-3]
+        records = open(path, "rb").read().split(b"\n\n", 1)[1]
+        for sel in range(6):
+            write(d, "rec-%s-%02x" % (name, 0x80 | sel), bytes([0x80 | sel]) + records)
+    for path in sorted(glob.glob(os.path.join(DATA, "normalize", "*.in"))):
+        name = os.path.basename(path)[:-3]
+        body = open(path, "rb").read().replace(b"\n", b" ")
+        for sel in (0x02, 0x2C, 0x5D):
+            write(d, "ev-%s-%02x" % (name, sel), bytes([sel]) + body + b"\n" + body)
+
+    d = reset("http_resp")
+    selectors = {"bulk": None, "hec": 0x40, "hec_acks": 0x81, "otlp": 0x80}
+    for path in sorted(glob.glob(os.path.join(DATA, "http_resp", "*.in"))):
+        name = os.path.basename(path)[:-3]
+        how, body = open(path, "rb").read().split(b"\n", 1)
+        how = how.decode().split()
+        sel = selectors[how[0]]
+        if sel is None:
+            sel = int(how[1]) | (0x20 if how[2] == "create" else 0)
+        write(d, "%s-%02x" % (name, sel), bytes([sel]) + body)
+    for i, value in enumerate((b"120", b"Sun, 06 Nov 1994 08:49:37 GMT", b"-1", b"1e3")):
+        write(d, "retry-after-%d" % i, bytes([0xC0 | 0x30]) + value)
+
     d = reset("conf")
     for path in sorted(glob.glob(os.path.join(DATA, "conf", "*.conf")) +
                        glob.glob(os.path.join(SRC, "conf", "*.conf"))):
