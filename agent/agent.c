@@ -151,6 +151,21 @@ static uint64_t max_event_size(const struct agent *a)
 	return m;
 }
 
+/* Each "FILE:LINE: warning: message" of the configuration as one log line. */
+static void log_conf_warnings(const struct conf_errs *errs)
+{
+	const char *p = errs->warnings.data, *end = p + errs->warnings.len;
+	while (p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		/* The level says "warning" already. */
+		const char *tag = memmem(p, n, "warning: ", 9);
+		size_t head = tag ? (size_t)(tag - p) : 0, skip = tag ? 9 : 0;
+		log_warn(NULL, "%.*s%.*s", (int)head, p, (int)(n - head - skip), p + head + skip);
+		p += n + 1;
+	}
+}
+
 int agent_check_config(const char *path, FILE *err)
 {
 	struct agent *a = calloc(1, sizeof(*a));
@@ -168,6 +183,7 @@ int agent_check_config(const char *path, FILE *err)
 		                 &errs);
 		require_sink(a, &errs);
 	}
+	fwrite(errs.warnings.data, 1, errs.warnings.len, err);
 	if (errs.count)
 		fwrite(errs.text.data, 1, errs.text.len, err);
 	int status = errs.count ? 2 : 0;
@@ -337,6 +353,7 @@ static int start(struct agent *a, struct conf_errs *errs)
 	if (httpc_init(&a->http, &a->loop) != 0)
 		return 1;
 	a->router.data = a;
+	a->router.http = &a->http;
 	a->router.on_done = on_record_done;
 	a->router.on_drain = on_drain;
 	char msg[512];
@@ -381,6 +398,7 @@ int agent_run(const char *path, int log_level)
 	if (a->ac.hostname)
 		snprintf(a->host, sizeof(a->host), "%s", a->ac.hostname);
 	log_set_level(log_level >= 0 ? (enum log_level)log_level : (enum log_level)a->ac.log_level);
+	log_conf_warnings(&errs);
 	if (errs.count == 0) {
 		if (start(a, &errs) != 0)
 			agent_shutdown(a, 1);

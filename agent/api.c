@@ -185,7 +185,7 @@ static void on_done(struct httpc_req *req, CURLcode result)
 	}
 	if (result != CURLE_OK) {
 		st->failed[c]++;
-		retry(r, backoff_next(&r->backoff), curl_easy_strerror(result));
+		retry(r, backoff_next(&r->backoff), httpc_strerror(req, result));
 		return;
 	}
 	if (status >= 200 && status < 300) {

@@ -102,7 +102,7 @@ static void on_done(struct httpc_req *req, CURLcode result)
 	int err = 0;
 	uint64_t lifetime = 0;
 	if (result != CURLE_OK) {
-		log_warn(a->who, "token request failed: %s", curl_easy_strerror(result));
+		log_warn(a->who, "token request failed: %s", httpc_strerror(req, result));
 		err = LG_EAGAIN;
 	} else if (status == 401 || status == 400 || status == 403) {
 		log_error(a->who,

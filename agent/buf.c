@@ -12,7 +12,8 @@ void buf_init(struct buf *b, size_t max)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
-	b->max = max;
+	/* Room for the NUL must stay countable: SIZE_MAX means "unbounded". */
+	b->max = max < SIZE_MAX ? max : SIZE_MAX - 1;
 }
 
 void buf_free(struct buf *b)

@@ -44,6 +44,7 @@ void ckpt_reset(struct ckpt *c)
 	c->last_event_id_len = 0;
 	idset_clear(&c->delivered);
 	c->dropped_ids = 0;
+	c->replay_from = INT64_MIN;
 	c->dirty = false;
 }
 
@@ -65,9 +66,22 @@ int64_t ckpt_resume_since(const struct ckpt *c)
 	return (int64_t)((uint64_t)c->since_ms - c->overlap_ms);
 }
 
+void ckpt_set_replay_from(struct ckpt *c, int64_t since)
+{
+	c->replay_from = since;
+}
+
+int64_t ckpt_keep_from(const struct ckpt *c)
+{
+	int64_t resume = ckpt_resume_since(c);
+	if (c->replay_from == INT64_MIN)
+		return resume;
+	return c->replay_from < resume ? c->replay_from : resume;
+}
+
 void ckpt_prune(struct ckpt *c)
 {
-	int64_t min = ckpt_resume_since(c);
+	int64_t min = ckpt_keep_from(c);
 	if (min != INT64_MIN)
 		idset_prune(&c->delivered, min);
 }
@@ -95,8 +109,9 @@ void ckpt_advance(struct ckpt *c, int64_t start_ms, uint64_t id_hash)
 	if (start_ms > c->since_ms)
 		c->since_ms = start_ms;
 	c->dirty = true;
-	/* An event older than the resume point can never be sent again. */
-	if (start_ms >= ckpt_resume_since(c))
+	/* An event older than the resume point and than the connection's own
+	 * since can never be sent again. */
+	if (start_ms >= ckpt_keep_from(c))
 		remember(c, id_hash, start_ms);
 }
 

@@ -7,6 +7,13 @@
  * [since_ms - overlap_ms, ...). A reconnect asks for events after
  * ckpt_resume_since() and drops those ckpt_delivered() knows.
  *
+ * A connection asks for events after the resume point as it was when the
+ * request was made; acknowledgements may move the point on while that
+ * connection still replays (a slow or paused replay, a response that is
+ * slow to start). ckpt_set_replay_from() records the since of the
+ * connection in use, and pruning keeps every id from there on: an id is
+ * forgotten only once no open connection can send its event again.
+ *
  * The delivered set is bounded (max_ids). When it is full even after pruning
  * to the window, its oldest ids are evicted and counted in dropped_ids: the
  * checkpoint still advances, and a resume may then repeat those events
@@ -57,7 +64,10 @@ struct ckpt {
 	struct idset delivered;
 	uint64_t overlap_ms;
 	uint64_t dropped_ids; /* delivered ids given up for lack of room */
-	bool dirty;           /* changed since the last save or load */
+	/* The since of the connection in use: ids from there on are kept even
+	 * when the window has moved past them. INT64_MIN: none. */
+	int64_t replay_from;
+	bool dirty; /* changed since the last save or load */
 };
 
 void ckpt_init(struct ckpt *c, uint64_t overlap_ms, size_t max_ids);
@@ -72,9 +82,15 @@ void ckpt_advance_cb(void *ckpt, int64_t start_ms, uint64_t id_hash);
 /* The SSE id to send as Last-Event-ID on resume; advisory (resuming relies on
  * since_ms). LG_ETOOBIG beyond CKPT_EVENT_ID_MAX bytes. */
 int ckpt_set_last_event_id(struct ckpt *c, const char *id, size_t len);
-/* Drops delivered ids older than the window; about once a second is enough
- * (ckpt_save() does it). */
+/* Drops delivered ids older than ckpt_keep_from(); about once a second is
+ * enough (ckpt_save() does it). */
 void ckpt_prune(struct ckpt *c);
+/* A connection was made asking for events after since. */
+void ckpt_set_replay_from(struct ckpt *c, int64_t since);
+/* The oldest start time whose ids must still be known for dedup: the lower
+ * of ckpt_resume_since() and replay_from (when set). INT64_MIN: keep
+ * everything. */
+int64_t ckpt_keep_from(const struct ckpt *c);
 
 /* Sets origin_ms (marks the checkpoint dirty when it changes). */
 void ckpt_set_origin(struct ckpt *c, int64_t origin_ms);

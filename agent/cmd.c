@@ -256,6 +256,7 @@ int cmd_open(struct cmd *c, const char *name, const struct cmd_opts *o, double l
 	uv_loop_init(&c->loop);
 	router_init(&c->router, &c->loop);
 	c->router.data = c;
+	c->router.http = &c->http;
 	c->router.on_done = on_record_done;
 	c->router.on_drain = on_drain;
 	uv_signal_init(&c->loop, &c->sig_int);
@@ -268,6 +269,7 @@ int cmd_open(struct cmd *c, const char *name, const struct cmd_opts *o, double l
 	conf_errs_init(&errs);
 	if (!rc)
 		rc = load_project(c, o, &errs);
+	fwrite(errs.warnings.data, 1, errs.warnings.len, stderr);
 	if (errs.count)
 		fwrite(errs.text.data, 1, errs.text.len, stderr);
 	conf_errs_free(&errs);

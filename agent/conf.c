@@ -22,12 +22,40 @@ void conf_errs_init(struct conf_errs *e)
 {
 	buf_init(&e->text, CONF_ERRS_MAX_BYTES);
 	e->count = 0;
+	buf_init(&e->warnings, CONF_ERRS_MAX_BYTES);
+	e->warn_count = 0;
 }
 
 void conf_errs_free(struct conf_errs *e)
 {
 	buf_free(&e->text);
 	e->count = 0;
+	buf_free(&e->warnings);
+	e->warn_count = 0;
+}
+
+/* Appends one "FILE:LINE: PREFIXmessage\n" line to b, whole or not at all. */
+static void put_message(struct buf *b, const char *file, int line, const char *prefix,
+                        const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void put_message(struct buf *b, const char *file, int line, const char *prefix,
+                        const char *fmt, va_list ap)
+{
+	size_t keep = b->len;
+	int rc = 0;
+	if (file && line > 0)
+		rc = buf_printf(b, "%s:%d: ", file, line);
+	else if (file)
+		rc = buf_printf(b, "%s: ", file);
+	if (!rc)
+		rc = buf_puts(b, prefix);
+	if (!rc)
+		rc = buf_vprintf(b, fmt, ap);
+	if (!rc)
+		rc = buf_putc(b, '\n');
+	if (rc && b->data) {
+		b->len = keep;
+		b->data[keep] = '\0';
+	}
 }
 
 void conf_err(struct conf_errs *e, const char *file, int line, const char *fmt, ...)
@@ -39,25 +67,20 @@ void conf_err(struct conf_errs *e, const char *file, int line, const char *fmt, 
 			                 CONF_MAX_ERRS);
 		return;
 	}
-	/* A message is kept whole or not at all. */
-	size_t keep = e->text.len;
-	int rc = 0;
-	if (file && line > 0)
-		rc = buf_printf(&e->text, "%s:%d: ", file, line);
-	else if (file)
-		rc = buf_printf(&e->text, "%s: ", file);
-	if (!rc) {
-		va_list ap;
-		va_start(ap, fmt);
-		rc = buf_vprintf(&e->text, fmt, ap);
-		va_end(ap);
-	}
-	if (!rc)
-		rc = buf_putc(&e->text, '\n');
-	if (rc && e->text.data) {
-		e->text.len = keep;
-		e->text.data[keep] = '\0';
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	put_message(&e->text, file, line, "", fmt, ap);
+	va_end(ap);
+}
+
+void conf_warn(struct conf_errs *e, const char *file, int line, const char *fmt, ...)
+{
+	if (++e->warn_count > CONF_MAX_ERRS)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	put_message(&e->warnings, file, line, "warning: ", fmt, ap);
+	va_end(ap);
 }
 
 /* ---- values ---- */

@@ -62,11 +62,16 @@
 struct conf_errs {
 	struct buf text; /* one "FILE:LINE: message\n" per error */
 	int count;       /* every error, even past CONF_MAX_ERRS */
+	/* Warnings do not stop the agent: "FILE:LINE: warning: message\n". */
+	struct buf warnings;
+	int warn_count;
 };
 void conf_errs_init(struct conf_errs *e);
 void conf_errs_free(struct conf_errs *e);
 /* file NULL: no location; line 0: "FILE: message". */
 void conf_err(struct conf_errs *e, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void conf_warn(struct conf_errs *e, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* ---- the file ---- */

@@ -178,6 +178,8 @@ int httpc_start(struct httpc *h, struct httpc_req *req)
 	if (h->closing)
 		return LG_ECLOSED;
 	curl_easy_setopt(req->easy, CURLOPT_PRIVATE, (char *)req);
+	req->errbuf[0] = '\0';
+	curl_easy_setopt(req->easy, CURLOPT_ERRORBUFFER, req->errbuf);
 	if (curl_multi_add_handle(h->multi, req->easy) != CURLM_OK)
 		return LG_EINVAL;
 	req->owner = h;
@@ -258,4 +260,9 @@ uint64_t httpc_parse_retry_after(const char *v, size_t len)
 	if (when <= 0)
 		return 0;
 	return when > now ? (uint64_t)(when - now) * 1000 : 0;
+}
+
+const char *httpc_strerror(const struct httpc_req *req, CURLcode result)
+{
+	return req->errbuf[0] ? req->errbuf : curl_easy_strerror(result);
 }

@@ -25,6 +25,7 @@ struct httpc_req {
 	CURL *easy;
 	httpc_done_cb done;
 	void *data;
+	char errbuf[CURL_ERROR_SIZE]; /* curl's detailed reason for a failure */
 	struct httpc *owner;           /* set while the transfer runs */
 	struct httpc_req *prev, *next; /* the owner's running transfers */
 };
@@ -56,5 +57,10 @@ long httpc_status(const struct httpc_req *req);
 /* A Retry-After header value (delay-seconds or an HTTP date) in ms, capped
  * at a day; 0 when it is neither or already past. */
 uint64_t httpc_parse_retry_after(const char *v, size_t len);
+
+/* Why a transfer failed, as precisely as curl knows ("SSL certificate
+ * problem: unable to get local issuer certificate", not just "SSL peer
+ * certificate … was not OK"). Valid until the request is started again. */
+const char *httpc_strerror(const struct httpc_req *req, CURLcode result);
 
 #endif

@@ -95,7 +95,8 @@ int norm_event(const struct norm_ctx *ctx, struct norm_scratch *s, const char *d
  * Returns 0 or LG_EINVAL. */
 int norm_parse_time(const char *s, size_t len, int64_t *ms);
 /* Writes ms as RFC 3339 UTC with milliseconds and a NUL into out (at least
- * NORM_TIME_LEN bytes). Returns the length, or 0 outside years 0000-9999. */
+ * NORM_TIME_LEN bytes). Returns the length; for any ms outside years
+ * 0000-9999 (INT64_MIN included), 0 and an empty string. */
 size_t norm_format_time(int64_t ms, char *out);
 
 #endif

@@ -110,13 +110,16 @@ static void put2(char *p, unsigned v)
 	p[1] = (char)('0' + v % 10);
 }
 
+/* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z. */
+#define MS_MIN (-62167219200000LL)
+#define MS_MAX 253402300799999LL
+
 size_t norm_format_time(int64_t ms, char *out)
 {
-	/* Years 0000 to 9999 only; this also keeps the arithmetic below from
-	 * overflowing (INT64_MIN is "none" in checkpoints). */
-	out[0] = '\0';
-	if (ms < -62167219200000LL || ms > 253402300799999LL)
+	if (ms < MS_MIN || ms > MS_MAX) {
+		out[0] = '\0';
 		return 0;
+	}
 	int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
 	int64_t rem = ms - days * 86400000;
 	/* Hinnant's civil_from_days. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "err.h"
 
@@ -329,6 +330,29 @@ static int read_secret(const struct conf_entry *e, char **out, struct conf_errs 
 	return *out ? 0 : LG_ENOMEM;
 }
 
+/* A secret in a file that other users may read (the configuration itself,
+ * or a NAME_file) draws a warning; the agent still starts. */
+static void warn_if_exposed(const struct conf_entry *e, bool file_form, struct conf_errs *errs)
+{
+	char *path = file_form ? conf_path_relative(e->file, e->value) : NULL;
+	const char *what = file_form ? path : e->file;
+	struct stat st;
+	if (what && stat(what, &st) == 0 && (st.st_mode & S_IROTH)) {
+		if (file_form)
+			conf_warn(errs, e->file, e->line,
+			          "key '%s': '%s' is readable by other users (mode %04o); "
+			          "chmod o-r it",
+			          e->key, what, (unsigned)(st.st_mode & 07777));
+		else
+			conf_warn(
+			    errs, e->file, e->line,
+			    "key '%s': this file holds a secret and is readable by other users "
+			    "(mode %04o); chmod o-r it, or move the secret to %s_file",
+			    e->key, (unsigned)(st.st_mode & 07777), e->key);
+	}
+	free(path);
+}
+
 static void bad_value(struct conf_errs *errs, const struct conf_entry *e, const struct opt_def *o,
                       const char *v, int rc)
 {
@@ -405,6 +429,8 @@ static int apply_row(const struct opt_def *o, void *target, const struct conf_se
 		if (rc)
 			return rc == LG_ENOMEM ? rc : 0;
 	}
+	if (o->flags & OPT_SECRET)
+		warn_if_exposed(src, ef != NULL, errs);
 	const char *v = secret ? secret : e->value;
 	int rc = set_value(o, target, v);
 	if (rc && rc != LG_ENOMEM)

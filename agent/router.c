@@ -288,6 +288,7 @@ int router_add_sink(struct router *rt, const struct conf_section *sec,
 	s->section = sec;
 	s->max_record_size = max_record_size;
 	s->state_dir = state_dir;
+	s->http = check_only ? NULL : rt->http;
 	s->on_ack = on_ack;
 	s->router_data = rs;
 	rs->closed = true; /* until open succeeds */

@@ -57,6 +57,7 @@ struct router {
 	/* A sink that was full is not any more. */
 	void (*on_drain)(struct router *rt);
 	void *data;
+	struct httpc *http; /* handed to every sink (struct sink's http) */
 	unsigned full_sinks;
 	unsigned pending_ops; /* flushes or closes under way */
 	void (*ops_done)(struct router *rt);

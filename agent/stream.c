@@ -121,7 +121,7 @@ static bool ingest(struct stream *s, const char *data, size_t len)
 		return true;
 	}
 	if (idset_add(&s->seen, r->id_hash, r->start_ms) < 0) {
-		idset_prune(&s->seen, ckpt_resume_since(&s->ckpt));
+		idset_prune(&s->seen, ckpt_keep_from(&s->ckpt));
 		if (idset_add(&s->seen, r->id_hash, r->start_ms) < 0) {
 			idset_evict_oldest(&s->seen, idset_len(&s->seen) / 8 + 1);
 			idset_add(&s->seen, r->id_hash, r->start_ms);
@@ -287,7 +287,7 @@ static void on_done(struct httpc_req *req, CURLcode result)
 			log_info(s->who, "stream ended by the server; reconnecting");
 		else
 			log_warn(s->who, "stream broken: %s; reconnecting",
-			         curl_easy_strerror(result));
+			         httpc_strerror(req, result));
 		uint64_t d = backoff_next(&s->backoff);
 		schedule(s, d > s->server_retry_ms ? d : s->server_retry_ms);
 		return;
@@ -296,7 +296,7 @@ static void on_done(struct httpc_req *req, CURLcode result)
 		s->stats.http_errors++;
 	switch (st) {
 	case 0:
-		log_warn(s->who, "connection failed: %s", curl_easy_strerror(result));
+		log_warn(s->who, "connection failed: %s", httpc_strerror(req, result));
 		back_off(s);
 		return;
 	case 200:
@@ -367,6 +367,7 @@ static int build_url(struct stream *s, char *url, size_t len)
 	/* Before anything was acknowledged this is where the stream began
 	 * (stream_start sets it), so a break in the first run loses nothing. */
 	int64_t since = ckpt_resume_since(&s->ckpt);
+	ckpt_set_replay_from(&s->ckpt, since);
 	if (n > 0 && (size_t)n < len) {
 		char ts[NORM_TIME_LEN];
 		norm_format_time(since, ts);
@@ -407,6 +408,7 @@ static void start_request(struct stream *s, const char *token)
 		back_off(s);
 		return;
 	}
+	log_debug(s->who, "connecting: %s", strstr(url, "/logs/stream"));
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -661,9 +663,8 @@ static void save_done(uv_work_t *req, int status)
 		          status ? uv_strerror(status) : lg_strerror(s->ckpt_rc));
 	} else if (log_get_level() == LOG_DEBUG) {
 		char ts[NORM_TIME_LEN];
-		/* Before anything is acknowledged the origin is the point. */
 		if (!norm_format_time(s->ckpt_since_written, ts))
-			snprintf(ts, sizeof(ts), "the origin");
+			snprintf(ts, sizeof(ts), "(nothing delivered yet)");
 		log_debug(s->who, "checkpoint written: since %s, %zu delivered ids in the window",
 		          ts, s->ckpt_ids_written);
 	}
@@ -677,7 +678,7 @@ static void save_done(uv_work_t *req, int status)
  * copy, so the loop never waits for the disk; one write at a time. */
 int stream_save_checkpoint(struct stream *s)
 {
-	int64_t floor = ckpt_resume_since(&s->ckpt);
+	int64_t floor = ckpt_keep_from(&s->ckpt);
 	if (floor != INT64_MIN)
 		idset_prune(&s->seen, floor);
 	if (!s->conf->state_dir)

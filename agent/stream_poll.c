@@ -85,6 +85,9 @@ void stream_poll_now(struct stream *s)
 		q.level = s->conf->level;
 		q.page_size = s->conf->page_size;
 	}
+	/* Acknowledgements during this poll must not prune the ids it may
+	 * still send again (see ckpt.h). */
+	ckpt_set_replay_from(&s->ckpt, q.start_ms);
 	s->stats.polls++;
 	s->state = STREAM_POLLING;
 	int rc = history_start(&s->hist, &q);

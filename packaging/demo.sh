@@ -19,7 +19,10 @@ until [ -s "$DEMO_DIR/sim.out" ]; do
 	sleep 0.1
 done
 SIM_URL=$(head -n 1 "$DEMO_DIR/sim.out" | sed 's/^listening on //')
-export SIM_URL
+# The simulator's built-in demo credentials, passed the way real ones are.
+SINCH_KEY_ID=demo-key
+SINCH_KEY_SECRET=demo-secret
+export SIM_URL SINCH_KEY_ID SINCH_KEY_SECRET
 echo "demo: simulator at $SIM_URL; records go to the terminal and $DEMO_DIR/records.jsonl" >&2
 echo "demo: the agent's own log is $DEMO_DIR/agent.log; Ctrl-C to stop" >&2
 # The agent runs in its own session, so a Ctrl-C at the terminal reaches it

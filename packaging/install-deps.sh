@@ -4,10 +4,10 @@
 set -eu
 
 PKGS="
-build-essential cmake pkg-config clang
+build-essential cmake pkg-config clang libclang-rt-14-dev
 libuv1-dev libcurl4-openssl-dev libcjson-dev librdkafka-dev zlib1g-dev libssl-dev
 libcmocka-dev
-curl python3 procps util-linux openssl
+curl python3 procps util-linux openssl stunnel4 valgrind
 rsyslog rsyslog-relp rsyslog-gnutls
 "
 

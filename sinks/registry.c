@@ -5,7 +5,7 @@
 
 #include "sink.h"
 
-#define SINK_TYPES(X) X(file) X(kafka) X(null) X(syslog)
+#define SINK_TYPES(X) X(file) X(http) X(kafka) X(null) X(syslog)
 
 #define SINK_DECLARE(n) extern const struct sink_type sink_##n##_type;
 #define SINK_ENTRY(n) &sink_##n##_type,

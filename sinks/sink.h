@@ -24,6 +24,7 @@
 #include "record.h"
 
 struct sink;
+struct httpc;
 typedef void (*sink_cb)(struct sink *s);
 
 struct sink_type {
@@ -61,6 +62,13 @@ struct sink {
 	 * submitted and not yet acknowledged), for sizing its own buffers. */
 	uint64_t queue_max_records, queue_max_bytes;
 	const char *state_dir;
+	/* The agent's HTTP client (agent/httpc.h: the one curl multi handle on
+	 * the loop that every transfer shares), for sinks that speak HTTP; NULL
+	 * with check_only. */
+	struct httpc *http;
+	/* Set by the sink while its destination refuses it (a rejected
+	 * credential, a wrong address): what readiness reports. */
+	bool down;
 
 	/* Set by the router. */
 	void (*on_ack)(struct sink *s, struct record *r, int result, const char *reason);

@@ -113,9 +113,37 @@ type = null
         d = tmpdir()
         r = run("--check-config", "-c", os.path.join(os.environ["SINCH_SRC_DIR"], "conf",
                                                       "demo.conf"),
-                env={"SIM_URL": "http://127.0.0.1:1", "DEMO_DIR": d})
+                env={"SIM_URL": "http://127.0.0.1:1", "DEMO_DIR": d, "SINCH_KEY_ID": "demo-key",
+                     "SINCH_KEY_SECRET": "demo-secret"})
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("configuration is valid", r.stdout)
+
+    def test_secret_readable_by_others_draws_a_warning(self):
+        d = tmpdir()
+        secret = write(d, "secret", "very-secret-value-456\n")
+        inline = write(d, "inline.conf", "[agent]\nstate_dir = %s/state\n[project p]\n"
+                       "project_id = x\nkey_id = k\nkey_secret = very-secret-value-456\n"
+                       "[sink a]\ntype = null\n" % d)
+        viafile = write(d, "viafile.conf", "[agent]\nstate_dir = %s/state\n[project p]\n"
+                        "project_id = x\nkey_id = k\nkey_secret_file = secret\n"
+                        "[sink a]\ntype = null\n" % d)
+        for path, mode in ((inline, 0o644), (viafile, 0o600), (secret, 0o604)):
+            os.chmod(path, mode)
+        r = run("--check-config", "-c", inline)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("inline.conf:6: warning: key 'key_secret': this file holds a secret and "
+                      "is readable by other users (mode 0644)", r.stderr)
+        r = run("--check-config", "-c", viafile)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("viafile.conf:6: warning: key 'key_secret_file': '%s' is readable by "
+                      "other users (mode 0604)" % secret, r.stderr)
+        self.assertNotIn("very-secret-value", r.stderr + r.stdout)
+        # Group-readable is how a service user is given a secret: no warning.
+        os.chmod(inline, 0o640)
+        os.chmod(secret, 0o640)
+        for path in (inline, viafile):
+            r = run("--check-config", "-c", path)
+            self.assertEqual((r.returncode, r.stderr), (0, ""))
 
     def test_config_without_sink_or_with_bad_urls_is_refused(self):
         d = tmpdir()

@@ -116,6 +116,24 @@ class Regressions(unittest.TestCase):
                 self.assertGreaterEqual(sim_stats(s.url)["requests"]["stream"], 3)
                 a.stop()
 
+    def test_window_moving_during_a_slow_reconnect_repeats_nothing(self):
+        # Each stream response starts 1.5 s after its request, whose since
+        # was fixed when it was sent; meanwhile the file sink's fsyncs
+        # acknowledge what the previous connection read and move the
+        # checkpoint on. The ids the slow connection replays must still be
+        # known then: nothing may be delivered twice in one run.
+        sinks = ("[sink out]\ntype = file\npath = {out}\nfsync_interval = 1s\n")
+        d = tmpdir()
+        out = os.path.join(d, "out.jsonl")
+        recs, _, stats = run_with_sim(
+            self, ["--rate", "200", "--functions", "1", "--fault", "drop-every=1000",
+                   "--fault", "stall=1500", "--long-ms", "300"], 2000,
+            project_extra="resume_overlap = 1s\n",
+            sinks=sinks.format(out=out), out=out, timeout=90)
+        self.assertGreaterEqual(stats["faultsApplied"]["stall"], 3)
+        ids = [r["id"] for r in recs]
+        self.assertEqual(len(ids), len(set(ids)), "records delivered twice in one run")
+
 
 if __name__ == "__main__":
     main()

@@ -5,8 +5,10 @@ start the agent, read its output, kill or stop it. Standard library only.
         wait_for(lambda: count_lines(out) >= 300)
 """
 
+import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -40,14 +42,51 @@ def config_for(sim_server, workdir, sinks=None, project_extra="", agent_extra=""
     return path
 
 
+# What no output of the agent may ever contain: the test credentials every
+# configuration here uses, any JWT (the simulator's tokens are JWTs: a
+# base64url JSON header starts "eyJ") and any bearer credential.
+SECRET_PATTERNS = [re.compile(p) for p in (
+    r"demo-secret", r"very-secret-value", r"t0k3n", r"eyJ[A-Za-z0-9_-]{8,}",
+    r"(?i)bearer\s+[A-Za-z0-9._~+/-]{8,}", r"(?i)authorization:\s*\S")]
+
+# Under the sanitizers (and with SINCH_TEST_DEBUG_LOG=1) every agent runs at
+# debug level, so the secret scan sees the most talkative log there is.
+DEBUG_LOG = os.environ.get("SINCH_SANITIZE") == "1" or os.environ.get("SINCH_TEST_DEBUG_LOG") == "1"
+
+
+# SINCH_VALGRIND=1 runs every agent under valgrind memcheck (the CTest label
+# "valgrind"); a run that ends without an exception fails on any error
+# valgrind reports: invalid reads or writes, uses of uninitialized values,
+# and, when the agent exited by itself, definite or indirect leaks.
+VALGRIND = os.environ.get("SINCH_VALGRIND") == "1"
+VALGRIND_ERRORS = re.compile(r"^==\d+== (Invalid (read|write|free)|Conditional jump|Use of uninit"
+                             r"|Syscall param|Mismatched free|Source and destination overlap"
+                             r"|.*(definitely|indirectly) lost in)", re.M)
+
+
+def find_secrets(text, extra=()):
+    """The secret-looking strings in text (empty when clean)."""
+    found = []
+    for pat in SECRET_PATTERNS + [re.compile(re.escape(e)) for e in extra if e]:
+        m = pat.search(text)
+        if m:
+            start = text.rfind("\n", 0, m.start()) + 1
+            end = text.find("\n", m.end())
+            found.append(text[start:end if end >= 0 else len(text)])
+    return found
+
+
 class Agent:
     """sinch-logd -c CONFIG as a child process; stderr goes to a log file.
-    Always stopped (SIGKILL as the last resort) on exit."""
+    Always stopped (SIGKILL as the last resort) on exit. A run that ends
+    without an exception fails when the log holds a secret (SECRET_PATTERNS,
+    plus `secrets`)."""
 
-    def __init__(self, config, args=(), env=None, log_name="agent.log"):
+    def __init__(self, config, args=(), env=None, log_name="agent.log", secrets=()):
         self.config = config
         self.args = list(args)
         self.env = env
+        self.secrets = list(secrets)
         self.log_path = os.path.join(os.path.dirname(config), log_name)
         self.proc = None
 
@@ -57,7 +96,15 @@ class Agent:
         if self.env:
             env.update(self.env)
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([agent_bin(), "-c", self.config, "-v"] + self.args,
+        verbosity = "-vv" if DEBUG_LOG else "-v"
+        prefix = []
+        if VALGRIND:
+            # One file per process: an Agent restarted keeps each run's report.
+            self.valgrind_log = self.log_path + ".valgrind.%p"
+            prefix = ["valgrind", "--tool=memcheck", "--leak-check=full",
+                      "--show-leak-kinds=definite,indirect", "--track-origins=yes",
+                      "--num-callers=30", "--log-file=" + self.valgrind_log]
+        self.proc = subprocess.Popen(prefix + [agent_bin(), "-c", self.config, verbosity] + self.args,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self._log, env=env)
         return self
@@ -95,12 +142,26 @@ class Agent:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         self._log.close()
+        if exc_type is None:
+            leaked = find_secrets(self.log(), self.secrets)
+            if leaked:
+                raise AssertionError("the agent's log shows a secret:\n" + "\n".join(leaked))
+            if VALGRIND:
+                self.check_valgrind()
         return False
+
+    def check_valgrind(self):
+        for path in glob.glob(self.log_path + ".valgrind.*"):
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+            if VALGRIND_ERRORS.search(text):
+                raise AssertionError("valgrind found errors in the agent (%s):\n%s"
+                                     % (path, text[-6000:]))
 
 
 def read_records(path):

@@ -11,9 +11,9 @@ struct fault_state fault;
 uint64_t fault_applied[F_COUNT];
 
 static const char *const names[F_COUNT] = {
-    "drop-every", "cut-mid-event",   "heartbeat",      "token-expiry",   "status",
-    "drip",       "malformed-every", "oversize-every", "bad-utf8-every", "line-ends",
-    "bom",        "split-writes",    "api-status",     "forbid",         "token-status",
+    "drop-every",      "cut-mid-event",  "heartbeat",      "token-expiry", "status", "drip",
+    "malformed-every", "oversize-every", "bad-utf8-every", "line-ends",    "bom",    "split-writes",
+    "stall",           "api-status",     "forbid",         "token-status",
 };
 
 const char *fault_name(enum fault_kind k)
@@ -125,6 +125,9 @@ int fault_set(const char *name, const char *value, char *err, size_t errlen)
 	case F_DRIP:
 		rc = parse_ulong(value, &fault.drip_bps);
 		break;
+	case F_STALL:
+		rc = parse_ulong(value, &fault.stall_ms);
+		break;
 	case F_HEARTBEAT:
 		rc = parse_ulong(value, &n);
 		if (rc == SIM_OK) {
@@ -218,6 +221,7 @@ cJSON *fault_to_json(void)
 	cJSON_AddStringToObject(o, "line-ends", eols[fault.line_ends]);
 	cJSON_AddBoolToObject(o, "bom", fault.bom);
 	cJSON_AddBoolToObject(o, "split-writes", fault.split_writes);
+	cJSON_AddNumberToObject(o, "stall", (double)fault.stall_ms);
 	cJSON_AddNumberToObject(o, "api-status", fault.api_status_code);
 	cJSON_AddNumberToObject(o, "apiStatusCount", (double)fault.api_status_count);
 	cJSON_AddStringToObject(o, "forbid", fault.forbid);

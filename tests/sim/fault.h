@@ -24,6 +24,7 @@ enum fault_kind {
 	F_LINE_ENDS,
 	F_BOM,
 	F_SPLIT_WRITES,
+	F_STALL,
 	F_API_STATUS,
 	F_FORBID,
 	F_TOKEN_STATUS,
@@ -46,6 +47,7 @@ struct fault_state {
 	enum fault_line_ends line_ends;
 	int bom;
 	int split_writes;
+	unsigned long stall_ms;
 	int api_status_code;   /* 0: none; for list, status, logs, metrics, costs, billing */
 	long api_status_count; /* < 0: until cleared */
 	char forbid[64];       /* a function id or name answered 403; "" = none */

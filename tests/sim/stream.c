@@ -21,6 +21,8 @@ struct stream {
 	uint64_t bogus_sent;
 	uv_timer_t hb_timer;
 	uv_timer_t drip_timer;
+	uv_timer_t stall_timer;
+	int started; /* the response began (after the stall fault, if any) */
 	int handles_open;
 	double drip_budget;
 	uint64_t chunk_rng;
@@ -63,6 +65,7 @@ void stream_detach(struct stream *s)
 	     (unsigned long long)s->real_sent);
 	uv_close((uv_handle_t *)&s->hb_timer, on_timer_closed);
 	uv_close((uv_handle_t *)&s->drip_timer, on_timer_closed);
+	uv_close((uv_handle_t *)&s->stall_timer, on_timer_closed);
 }
 
 static void pump(struct stream *s)
@@ -211,7 +214,7 @@ static void send_event(struct stream *s, struct gen_event *ev)
 	unsigned long every;
 	int rc;
 
-	if (s->stopped || !s->conn || !wanted(s, ev))
+	if (s->stopped || !s->conn || !s->started || !wanted(s, ev))
 		return;
 	if (fault.cut_mid_event && s->real_sent == fault.cut_mid_event) {
 		queue_cut(s, ev);
@@ -303,7 +306,8 @@ static void restart_heartbeat(struct stream *s)
 void stream_heartbeat_changed(void)
 {
 	for (struct stream *s = streams; s; s = s->next)
-		restart_heartbeat(s);
+		if (s->started)
+			restart_heartbeat(s);
 }
 
 static void on_drip(uv_timer_t *t)
@@ -324,7 +328,9 @@ static void on_drip(uv_timer_t *t)
 	pump(s);
 }
 
-int stream_start(struct http_conn *c, struct gen_function *f, const struct stream_params *p)
+/* The response: headers, replay of the retained events after since, then
+ * live events as they are published. */
+static void begin(struct stream *s)
 {
 	static const char head[] = "HTTP/1.1 200 OK\r\n"
 	                           "Server: sinch-fn-sim\r\n"
@@ -332,37 +338,16 @@ int stream_start(struct http_conn *c, struct gen_function *f, const struct strea
 	                           "Cache-Control: no-cache\r\n"
 	                           "Connection: close\r\n"
 	                           "X-Accel-Buffering: no\r\n\r\n";
-	struct stream *s = calloc(1, sizeof(*s));
+	struct gen_function *f = s->fn;
+	const struct stream_params *p = &s->p;
 	int64_t now = sim_now_ms();
 	char line[48];
 
-	if (!s)
-		return SIM_ENOMEM;
-	s->conn = c;
-	s->fn = f;
-	s->p = *p;
-	s->id = next_stream_id++;
-	s->chunk_rng = sim_mix(sim_cfg.seed, s->id);
-	sbuf_init(&s->out, sim_cfg.stream_buffer_max);
-	uv_timer_init(sim_loop, &s->hb_timer);
-	uv_timer_init(sim_loop, &s->drip_timer);
-	s->hb_timer.data = s;
-	s->drip_timer.data = s;
-	s->handles_open = 2;
-	c->stream = s;
-	s->next = streams;
-	if (streams)
-		streams->prev = s;
-	streams = s;
-	nstreams++;
-	sim_stats.streams_total++;
-	if ((uint64_t)nstreams > sim_stats.streams_peak)
-		sim_stats.streams_peak = (uint64_t)nstreams;
-
+	s->started = 1;
 	s->writing = 1;
-	http_write(c, head, sizeof(head) - 1);
+	http_write(s->conn, head, sizeof(head) - 1);
 	if (!s->conn)
-		return SIM_OK;
+		return;
 	if (fault.bom) {
 		fault_applied[F_BOM]++;
 		queue(s, "\xEF\xBB\xBF", 3);
@@ -382,10 +367,57 @@ int stream_start(struct http_conn *c, struct gen_function *f, const struct strea
 				send_event(s, f->done[i]);
 	}
 	if (!s->conn)
-		return SIM_OK;
+		return;
 	restart_heartbeat(s);
 	uv_timer_start(&s->drip_timer, on_drip, DRIP_TICK_MS, DRIP_TICK_MS);
 	LOGI("stream %llu for %s opened (level >= %s%s)", (unsigned long long)s->id, f->name,
 	     sim_level_name(p->min_level), p->have_since ? ", with since" : "");
+}
+
+static void on_stall_over(uv_timer_t *t)
+{
+	struct stream *s = t->data;
+
+	if (s->conn)
+		begin(s);
+}
+
+int stream_start(struct http_conn *c, struct gen_function *f, const struct stream_params *p)
+{
+	struct stream *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return SIM_ENOMEM;
+	s->conn = c;
+	s->fn = f;
+	s->p = *p;
+	s->id = next_stream_id++;
+	s->chunk_rng = sim_mix(sim_cfg.seed, s->id);
+	sbuf_init(&s->out, sim_cfg.stream_buffer_max);
+	uv_timer_init(sim_loop, &s->hb_timer);
+	uv_timer_init(sim_loop, &s->drip_timer);
+	uv_timer_init(sim_loop, &s->stall_timer);
+	s->hb_timer.data = s;
+	s->drip_timer.data = s;
+	s->stall_timer.data = s;
+	s->handles_open = 3;
+	c->stream = s;
+	s->next = streams;
+	if (streams)
+		streams->prev = s;
+	streams = s;
+	nstreams++;
+	sim_stats.streams_total++;
+	if ((uint64_t)nstreams > sim_stats.streams_peak)
+		sim_stats.streams_peak = (uint64_t)nstreams;
+
+	if (fault.stall_ms) {
+		/* A response slow to start: the request was made (its since is
+		 * fixed) well before the first byte answers it. */
+		fault_applied[F_STALL]++;
+		uv_timer_start(&s->stall_timer, on_stall_over, fault.stall_ms, 0);
+		return SIM_OK;
+	}
+	begin(s);
 	return SIM_OK;
 }

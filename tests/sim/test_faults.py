@@ -128,6 +128,16 @@ class Faults(unittest.TestCase):
         self.assertTrue(self.clean.startswith(body))
         self.assertGreaterEqual(time.monotonic() - t0, 0.9)
 
+    def test_stall(self):
+        sim_fault(self.sim.url, "stall=800")
+        with self.assertRaisesRegex(AssertionError, "no response head"):
+            self.read(timeout=0.4)
+        t0 = time.monotonic()
+        _, _, body, _ = self.read(timeout=3, until=lambda b: len(b) >= len(self.clean))
+        self.assertGreaterEqual(time.monotonic() - t0, 0.75)
+        self.assertEqual(body, self.clean)
+        self.assertGreaterEqual(sim_stats(self.sim.url)["faultsApplied"]["stall"], 2)
+
     def test_heartbeat_fault(self):
         sim_fault(self.sim.url, "heartbeat=100")
         _, _, body, _ = raw_get(sim_fn_url(self.sim.url, self.fid, "/logs/stream"), self.tok,

@@ -132,6 +132,35 @@ static void test_window(void **state)
 	ckpt_free(&c);
 }
 
+/* A connection asked for events after an older resume point; while it is in
+ * use, acknowledgements that move the window on must not make the ids it
+ * can still replay forgotten (they would be delivered twice). */
+static void test_replay_floor_keeps_ids(void **state)
+{
+	(void)state;
+	struct ckpt c;
+	ckpt_init(&c, OVERLAP, 1000);
+	ckpt_advance(&c, T0, 1);
+	ckpt_advance(&c, T0 + 10000, 2);
+	int64_t asked = ckpt_resume_since(&c); /* T0 + 10000 - OVERLAP */
+	ckpt_set_replay_from(&c, asked);
+	ckpt_advance(&c, T0 + 100000, 3); /* the window moves to T0 + 40000 */
+	ckpt_advance(&c, T0 + 5000, 4);   /* older than the window, not than asked */
+	ckpt_prune(&c);
+	assert_true(ckpt_keep_from(&c) == asked);
+	assert_true(ckpt_delivered(&c, 1));
+	assert_true(ckpt_delivered(&c, 2));
+	assert_true(ckpt_delivered(&c, 4));
+	/* The next connection asks from the new resume point: now they go. */
+	ckpt_set_replay_from(&c, ckpt_resume_since(&c));
+	ckpt_prune(&c);
+	assert_true(ckpt_keep_from(&c) == T0 + 40000);
+	assert_false(ckpt_delivered(&c, 1));
+	assert_false(ckpt_delivered(&c, 4));
+	assert_true(ckpt_delivered(&c, 3));
+	ckpt_free(&c);
+}
+
 /* More ids in the window than max_ids: the checkpoint keeps advancing, the
  * newest ids are kept, and what was given up is counted. */
 static void test_full_window(void **state)
@@ -395,6 +424,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_advance_and_resume),
 	    cmocka_unit_test(test_window),
+	    cmocka_unit_test(test_replay_floor_keeps_ids),
 	    cmocka_unit_test(test_full_window),
 	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_leftover_temp, setup, teardown),

@@ -370,6 +370,8 @@ static void test_format_time(void **state)
 	assert_string_equal(t, "2000-02-29T12:00:00.000Z");
 	assert_int_equal(norm_format_time(253402300800000, t), 0);
 	assert_int_equal(norm_format_time(-62167219200001, t), 0);
+	/* The extremes (an empty checkpoint is INT64_MIN) are refused without
+	 * overflowing, and leave an empty string. */
 	assert_int_equal(norm_format_time(INT64_MIN, t), 0);
 	assert_string_equal(t, "");
 	assert_int_equal(norm_format_time(INT64_MAX, t), 0);

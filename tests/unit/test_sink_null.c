@@ -213,7 +213,7 @@ static void test_registry(void **state)
 		for (const struct opt_def *o = (*t)->opts; o && o->name; o++)
 			assert_non_null(o->desc);
 	}
-	assert_int_equal(n, 4);
+	assert_int_equal(n, 5);
 }
 
 static void test_acks_after_submit_returns(void **state)
