@@ -183,7 +183,8 @@ int agent_check_config(const char *path, FILE *err)
 		                 &errs);
 		require_sink(a, &errs);
 	}
-	fwrite(errs.warnings.data, 1, errs.warnings.len, err);
+	if (errs.warnings.len)
+		fwrite(errs.warnings.data, 1, errs.warnings.len, err);
 	if (errs.count)
 		fwrite(errs.text.data, 1, errs.text.len, err);
 	int status = errs.count ? 2 : 0;

@@ -269,7 +269,8 @@ int cmd_open(struct cmd *c, const char *name, const struct cmd_opts *o, double l
 	conf_errs_init(&errs);
 	if (!rc)
 		rc = load_project(c, o, &errs);
-	fwrite(errs.warnings.data, 1, errs.warnings.len, stderr);
+	if (errs.warnings.len)
+		fwrite(errs.warnings.data, 1, errs.warnings.len, stderr);
 	if (errs.count)
 		fwrite(errs.text.data, 1, errs.text.len, stderr);
 	conf_errs_free(&errs);
