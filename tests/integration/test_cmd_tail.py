@@ -10,12 +10,11 @@ import pty
 import re
 import select
 import signal
-import socket
 import subprocess
 import time
 import unittest
 
-from harness import get_token, main, sim, sim_fn_url, sim_stats, wait_for
+from harness import main, sim, sim_hold_streams, sim_stats
 from agentlib import agent_bin
 
 ENV = dict(os.environ, SINCH_PROJECT_ID="demo-project", SINCH_KEY_ID="demo-key",
@@ -92,17 +91,8 @@ class Tail(unittest.TestCase):
 
     def test_falls_back_to_polling_when_5_streams_are_open(self):
         with sim("--rate", "20", "--heartbeat", "0") as s:
-            tok = get_token(s.url)
-            held = []
+            held = sim_hold_streams(s, "callback-router", 5)
             try:
-                for _ in range(5):
-                    c = socket.create_connection((s.host, s.port), timeout=5)
-                    path = sim_fn_url(s.url, "callback-router", "/logs/stream")[len(s.url):]
-                    c.sendall(("GET %s HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n"
-                               % (path, tok)).encode())
-                    held.append(c)
-                wait_for(lambda: sim_stats(s.url)["streams"]["current"] == 5, 10,
-                         what="5 streams open")
                 lines, err, rc = lines_then_sigint(argv(s, "sms-webhook", "--since", "30s",
                                                         "--poll-interval", "300ms"), 10)
                 stats = sim_stats(s.url)

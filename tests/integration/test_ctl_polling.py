@@ -6,10 +6,9 @@ repeats) and the same dedup; the choice is logged."""
 
 import collections
 import os
-import socket
 import unittest
 
-from harness import get_token, main, sim, sim_fn_url, sim_stats, wait_for
+from harness import main, sim, sim_hold_streams, sim_stats, wait_for
 from agentlib import Agent, config_for, oracle_ids, read_records, tmpdir
 
 TOTAL = 150
@@ -77,17 +76,8 @@ class Polling(unittest.TestCase):
         d = tmpdir()
         out = os.path.join(d, "out.jsonl")
         with sim("--rate", "20", "--heartbeat", "0", "--long-ms", "800") as s:
-            tok = get_token(s.url)
-            held = []
+            held = sim_hold_streams(s, "ivr-handler", 4)
             try:
-                for _ in range(4):
-                    c = socket.create_connection((s.host, s.port), timeout=5)
-                    path = sim_fn_url(s.url, "ivr-handler", "/logs/stream")[len(s.url):]
-                    c.sendall(("GET %s HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n"
-                               % (path, tok)).encode())
-                    held.append(c)
-                wait_for(lambda: sim_stats(s.url)["streams"]["current"] == 4, 10,
-                         what="4 streams held")
                 cfg = config_for(s, d, project_extra="poll_interval = 300ms\n"
                                                      "resume_overlap = 5s\n")
                 with Agent(cfg) as a:
