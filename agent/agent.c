@@ -163,8 +163,10 @@ static uint64_t max_event_size(const struct agent *a)
 /* Each "FILE:LINE: warning: message" of the configuration as one log line. */
 static void log_conf_warnings(const struct conf_errs *errs)
 {
+	if (!errs->warnings.len)
+		return;
 	const char *p = errs->warnings.data, *end = p + errs->warnings.len;
-	while (p && p < end) {
+	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		/* The level says "warning" already. */
@@ -192,7 +194,8 @@ int agent_check_config(const char *path, FILE *err)
 		                 &errs);
 		require_sink(a, &errs);
 	}
-	fwrite(errs.warnings.data, 1, errs.warnings.len, err);
+	if (errs.warnings.len)
+		fwrite(errs.warnings.data, 1, errs.warnings.len, err);
 	if (errs.count)
 		fwrite(errs.text.data, 1, errs.text.len, err);
 	int status = errs.count ? 2 : 0;
