@@ -6,6 +6,7 @@ loop never stalls while the old producer is destroyed on the thread pool
 (the sink measures the longest stall and logs it)."""
 
 import collections
+import os
 import re
 import unittest
 
@@ -52,7 +53,8 @@ class Fatal(unittest.TestCase):
         loop_ms, destroy_ms, stall_ms = (float(x) for x in m.groups())
         print("\nrebuild: %.1f ms on the loop, destroy %.1f ms on the thread pool, longest "
               "stall %.1f ms" % (loop_ms, destroy_ms, stall_ms))
-        self.assertLess(stall_ms, MAX_STALL_MS)
+        if os.environ.get("SINCH_VALGRIND") != "1":  # valgrind slows everything 20-fold
+            self.assertLess(stall_ms, MAX_STALL_MS)
 
 
 if __name__ == "__main__":
