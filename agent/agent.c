@@ -190,7 +190,7 @@ int agent_check_config(const char *path, FILE *err)
 	int rc = load_config(path, &a->conf, &a->ac, &errs);
 	if (rc == 0 || a->conf.n) {
 		load_projects(a, &errs);
-		router_add_sinks(&a->router, &a->conf, a->ac.state_dir, 3 * max_event_size(a), true,
+		router_add_sinks(&a->router, &a->conf, a->ac.state_dir, max_event_size(a), true,
 		                 &errs);
 		require_sink(a, &errs);
 	}
@@ -373,8 +373,8 @@ static int start(struct agent *a, struct conf_errs *errs)
 		log_error(NULL, "%s", msg);
 		return 1;
 	}
-	if (router_add_sinks(&a->router, &a->conf, a->ac.state_dir,
-	                     3 * max_event_size(a) + (1 << 20), false, errs) != 0)
+	if (router_add_sinks(&a->router, &a->conf, a->ac.state_dir, max_event_size(a), false,
+	                     errs) != 0)
 		return 1;
 	require_sink(a, errs);
 	if (errs->count)

@@ -259,7 +259,7 @@ static int setup_common(struct router_sink *rs, const struct conf_section *sec,
 }
 
 int router_add_sinks(struct router *rt, const struct conf *c, const char *state_dir,
-                     uint64_t max_record_size, bool check_only, struct conf_errs *errs)
+                     uint64_t max_event_size, bool check_only, struct conf_errs *errs)
 {
 	int result = 0;
 	for (size_t i = 0; i < c->n; i++) {
@@ -289,7 +289,8 @@ int router_add_sinks(struct router *rt, const struct conf *c, const char *state_
 		s->file = sec->file;
 		s->line = sec->line;
 		s->section = sec;
-		s->max_record_size = max_record_size;
+		s->max_event_size = max_event_size;
+		s->max_record_size = 3 * max_event_size + (1 << 20);
 		s->state_dir = state_dir;
 		s->http = check_only ? NULL : rt->http;
 		s->on_ack = on_ack;
