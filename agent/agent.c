@@ -154,8 +154,10 @@ static uint64_t max_event_size(const struct agent *a)
 /* Each "FILE:LINE: warning: message" of the configuration as one log line. */
 static void log_conf_warnings(const struct conf_errs *errs)
 {
+	if (!errs->warnings.len)
+		return;
 	const char *p = errs->warnings.data, *end = p + errs->warnings.len;
-	while (p && p < end) {
+	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		/* The level says "warning" already. */
@@ -179,7 +181,7 @@ int agent_check_config(const char *path, FILE *err)
 	int rc = load_config(path, &a->conf, &a->ac, &errs);
 	if (rc == 0 || a->conf.n) {
 		load_projects(a, &errs);
-		router_add_sinks(&a->router, &a->conf, a->ac.state_dir, 3 * max_event_size(a), true,
+		router_add_sinks(&a->router, &a->conf, a->ac.state_dir, max_event_size(a), true,
 		                 &errs);
 		require_sink(a, &errs);
 	}
@@ -362,8 +364,8 @@ static int start(struct agent *a, struct conf_errs *errs)
 		log_error(NULL, "%s", msg);
 		return 1;
 	}
-	if (router_add_sinks(&a->router, &a->conf, a->ac.state_dir,
-	                     3 * max_event_size(a) + (1 << 20), false, errs) != 0)
+	if (router_add_sinks(&a->router, &a->conf, a->ac.state_dir, max_event_size(a), false,
+	                     errs) != 0)
 		return 1;
 	require_sink(a, errs);
 	if (errs->count)

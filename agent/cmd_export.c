@@ -410,7 +410,7 @@ static int add_sink(struct export_cmd *e)
 	struct cmd *c = &e->c;
 	struct conf_errs errs;
 	conf_errs_init(&errs);
-	uint64_t max = 3 * c->p->conf.max_event_size + (1u << 20);
+	uint64_t max = c->p->conf.max_event_size;
 	int rc;
 	if (e->a.sink) {
 		const struct conf_section *sec = conf_find(&c->conf, "sink", e->a.sink);

@@ -333,7 +333,7 @@ int cmd_tail(int argc, char **argv)
 	    .type = "sink", .name = "tail", .file = "(tail)", .entries = &type, .n = 1};
 	struct conf_errs errs;
 	conf_errs_init(&errs);
-	if (router_add_sink(&t.c.router, &sec, &printer_type, NULL, 3 * t.c.p->conf.max_event_size,
+	if (router_add_sink(&t.c.router, &sec, &printer_type, NULL, t.c.p->conf.max_event_size,
 	                    false, &errs) != 0 ||
 	    cmd_resolve(&t.res, &t.c, argv[optind], on_resolved) != 0)
 		cmd_finish(&t.c, CMD_FAILED);

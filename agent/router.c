@@ -260,9 +260,9 @@ static int setup_common(struct router_sink *rs, const struct conf_section *sec,
 	return rc;
 }
 
-int router_add_sink(struct router *rt, const struct conf_section *sec,
-                    const struct sink_type *type, const char *state_dir,
-                    uint64_t max_record_size, bool check_only, struct conf_errs *errs)
+int router_add_sink(struct router *rt, const struct conf_section *sec, const struct sink_type *type,
+                    const char *state_dir, uint64_t max_event_size, bool check_only,
+                    struct conf_errs *errs)
 {
 	struct router_sink *rs = calloc(1, sizeof(*rs));
 	struct router_sink **grown = realloc(rt->sinks, (rt->nsinks + 1) * sizeof(*rt->sinks));
@@ -286,7 +286,8 @@ int router_add_sink(struct router *rt, const struct conf_section *sec,
 	s->file = sec->file;
 	s->line = sec->line;
 	s->section = sec;
-	s->max_record_size = max_record_size;
+	s->max_event_size = max_event_size;
+	s->max_record_size = 3 * max_event_size + (1 << 20);
 	s->state_dir = state_dir;
 	s->http = check_only ? NULL : rt->http;
 	s->on_ack = on_ack;
@@ -323,14 +324,15 @@ int router_add_sink(struct router *rt, const struct conf_section *sec,
 }
 
 int router_add_sinks(struct router *rt, const struct conf *c, const char *state_dir,
-                     uint64_t max_record_size, bool check_only, struct conf_errs *errs)
+                     uint64_t max_event_size, bool check_only, struct conf_errs *errs)
 {
 	int result = 0;
 	for (size_t i = 0; i < c->n; i++) {
 		const struct conf_section *sec = &c->sections[i];
 		if (strcmp(sec->type, "sink") != 0)
 			continue;
-		int rc = router_add_sink(rt, sec, NULL, state_dir, max_record_size, check_only, errs);
+		int rc =
+		    router_add_sink(rt, sec, NULL, state_dir, max_event_size, check_only, errs);
 		if (rc == LG_ENOMEM)
 			return rc;
 		if (rc)

@@ -57,7 +57,8 @@ struct sink {
 	const char *file; /* the section's file and line, for messages */
 	int line;
 	const struct conf_section *section; /* for opts_origin(); valid during open() */
-	uint64_t max_record_size; /* the largest serialized record to expect */
+	uint64_t max_event_size;            /* the largest event a stream accepts */
+	uint64_t max_record_size;           /* the largest serialized record to expect */
 	/* The bounds the router keeps the sink within (records and bytes
 	 * submitted and not yet acknowledged), for sizing its own buffers. */
 	uint64_t queue_max_records, queue_max_bytes;

@@ -1,13 +1,16 @@
+/* sink_kafka: the sink (sink_kafka.h): its queue of records, producing them
+ * in order, reading delivery reports, logs and errors on the loop, flush and
+ * close. */
 #include "sink_kafka.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "backoff.h"
 #include "log.h"
 
 #define BACKOFF_BASE_MS 500
@@ -18,58 +21,11 @@
 /* Events handled per wakeup before the loop gets its turn again. */
 #define EVENTS_PER_WAKEUP 10000
 
-/* One submitted record, in exactly one of the pending and in-flight lists
- * until it is acknowledged. */
-struct kmsg {
-	struct record *r;
-	struct kmsg *prev, *next;
-	uint64_t seq;        /* submit order: retries go back in this order */
-	uint64_t not_before; /* uv_now() before which it is not produced again */
-};
-
-struct klist {
-	struct kmsg *head, *tail;
-	size_t n;
-};
-
-/* A producer being destroyed on the thread pool (rd_kafka_destroy blocks),
- * with references to the records whose payloads it may still point at. */
-struct zombie {
-	uv_work_t work;
-	struct kafka_sink *k;
-	rd_kafka_t *rk;
-	struct record **refs;
-	size_t nrefs;
-};
-
-struct kafka_sink {
-	struct sink *s;
-	const struct sink_kafka_conf *conf;
-	rd_kafka_conf_t *tmpl; /* every producer is made from a copy */
-	rd_kafka_t *rk;        /* NULL between a fatal error and the rebuild */
-	rd_kafka_queue_t *q;   /* its main queue: reports, logs, errors */
-	int pipe[2];           /* q's io-event pipe, watched by poll */
-	uv_poll_t poll;
-	uv_timer_t kick_timer, retry_timer, flush_timer;
-	struct klist pending, inflight;
-	uint64_t next_seq;
-	struct backoff backoff;
-	int last_error; /* the last librdkafka error logged, to log changes only */
-	bool failing;   /* deliveries fail; logged once until one succeeds */
-	bool fatal;     /* a fatal error waits for the rebuild */
-	unsigned busy;  /* inside event handling or pump: close waits */
-	unsigned zombies;
-	bool closing, close_started;
-	unsigned close_pending;
-	sink_cb flush_done, closed;
-	struct sink_kafka_stats stats;
-};
-
 static void pump(struct kafka_sink *k);
 static void on_retry_timer(uv_timer_t *t);
 static void finish_close(struct kafka_sink *k);
 
-static void list_remove(struct klist *l, struct kmsg *m)
+void sink_kafka_list_remove(struct klist *l, struct kmsg *m)
 {
 	if (m->prev)
 		m->prev->next = m->next;
@@ -97,7 +53,7 @@ static void list_append(struct klist *l, struct kmsg *m)
 
 /* Inserts in seq order, searching from the tail: retries are few and
  * usually older than everything behind them. */
-static void list_insert_sorted(struct klist *l, struct kmsg *m)
+void sink_kafka_list_insert_sorted(struct klist *l, struct kmsg *m)
 {
 	struct kmsg *after = l->tail;
 	while (after && after->seq > m->seq)
@@ -115,6 +71,7 @@ static void list_insert_sorted(struct klist *l, struct kmsg *m)
 	l->n++;
 }
 
+/* Errors that one record can never get past. */
 static bool permanent(rd_kafka_resp_err_t err)
 {
 	switch (err) {
@@ -123,6 +80,7 @@ static bool permanent(rd_kafka_resp_err_t err)
 	case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
 	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
 	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR__INVALID_ARG:
 		return true;
 	default:
 		return false;
@@ -133,7 +91,16 @@ static bool topic_error(rd_kafka_resp_err_t err)
 {
 	return err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
 	       err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-	       err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+	       err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+	       err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+}
+
+/* Reports that say the producer is going away, not that the record failed:
+ * after a fatal error librdkafka purges what it holds. */
+static bool producer_gone(rd_kafka_resp_err_t err)
+{
+	return err == RD_KAFKA_RESP_ERR__FATAL || err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+	       err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
 }
 
 static void check_flush(struct kafka_sink *k)
@@ -167,29 +134,62 @@ static void reject(struct kafka_sink *k, struct kmsg *m, const char *why)
 	ack(k, m, LG_EREJECTED, reason);
 }
 
-/* Puts m back in the pending list to be produced again after a backoff. */
-static void retry_later(struct kafka_sink *k, struct kmsg *m, rd_kafka_resp_err_t err,
-                        const char *topic)
+/* The sink cannot deliver (brokers, topic): logged once until it can. */
+static void set_down(struct kafka_sink *k, rd_kafka_resp_err_t err, const char *topic)
 {
-	m->not_before = uv_now(k->s->loop) + backoff_next(&k->backoff);
-	list_insert_sorted(&k->pending, m);
-	k->stats.retried++;
-	if (k->failing)
+	if (k->stats.down)
 		return;
-	k->failing = true;
+	k->stats.down = true;
+	k->down_since = uv_now(k->s->loop);
+	size_t held = k->pending.n + k->inflight.n;
 	if (topic_error(err))
-		log_error(k->s->who, "topic %s: %s; the sink is down, retrying", topic ? topic : "?",
-		          rd_kafka_err2str(err));
+		log_error(k->s->who, "topic %s: %s; the sink is down, retrying (%zu records held)",
+		          topic ? topic : "?", rd_kafka_err2str(err), held);
 	else
-		log_warn(k->s->who, "delivery failed: %s; retrying", rd_kafka_err2str(err));
+		log_warn(k->s->who, "cannot deliver: %s; retrying (%zu records held)",
+		         rd_kafka_err2str(err), held);
 }
 
 static void delivered_ok(struct kafka_sink *k)
 {
 	backoff_reset(&k->backoff);
-	if (k->failing)
-		log_info(k->s->who, "delivering again");
-	k->failing = false;
+	k->retry_at = 0;
+	k->brokers_down = false;
+	if (!k->stats.down)
+		return;
+	k->stats.down = false;
+	log_info(k->s->who, "delivering again after %" PRIu64 " ms",
+	         uv_now(k->s->loop) - k->down_since);
+}
+
+/* Puts m back in the pending list to be produced again after a backoff;
+ * every record failing in one round waits for the same time. */
+static void retry_later(struct kafka_sink *k, struct kmsg *m, rd_kafka_resp_err_t err,
+                        const char *topic)
+{
+	uint64_t now = uv_now(k->s->loop);
+	if (k->retry_at <= now)
+		k->retry_at = now + backoff_next(&k->backoff);
+	m->not_before = k->retry_at;
+	sink_kafka_list_insert_sorted(&k->pending, m);
+	k->stats.retried++;
+	set_down(k, err, topic);
+}
+
+static void requeue_now(struct kafka_sink *k, struct kmsg *m)
+{
+	m->not_before = 0;
+	sink_kafka_list_insert_sorted(&k->pending, m);
+	k->stats.retried++;
+}
+
+static void test_trigger(struct kafka_sink *k)
+{
+	if (!k->test_fatal_after || k->stats.delivered != k->test_fatal_after || !k->rk)
+		return;
+	log_warn(k->s->who, "injecting a fatal producer error (%s)", SINK_KAFKA_TEST_FATAL_ENV);
+	rd_kafka_test_fatal_error(k->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+	                          "injected for a test");
 }
 
 static void on_dr(struct kafka_sink *k, rd_kafka_event_t *ev)
@@ -197,17 +197,25 @@ static void on_dr(struct kafka_sink *k, rd_kafka_event_t *ev)
 	const rd_kafka_message_t *msg;
 	while (!k->closing && (msg = rd_kafka_event_message_next(ev))) {
 		struct kmsg *m = msg->_private;
-		list_remove(&k->inflight, m);
+		sink_kafka_list_remove(&k->inflight, m);
 		if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			delivered_ok(k);
 			ack(k, m, 0, NULL);
+			sink_kafka_producer_delivered(k);
+			test_trigger(k);
+			continue;
+		}
+		if (producer_gone(msg->err)) {
+			k->fatal = true;
+			requeue_now(k, m);
 			continue;
 		}
 		k->stats.failed++;
 		if (permanent(msg->err))
 			reject(k, m, rd_kafka_err2str(msg->err));
 		else
-			retry_later(k, m, msg->err, msg->rkt ? rd_kafka_topic_name(msg->rkt) : NULL);
+			retry_later(k, m, msg->err,
+			            msg->rkt ? rd_kafka_topic_name(msg->rkt) : NULL);
 	}
 }
 
@@ -217,10 +225,14 @@ static void on_log(struct kafka_sink *k, rd_kafka_event_t *ev)
 	int level = 6;
 	if (rd_kafka_event_log(ev, &fac, &str, &level) != 0)
 		return;
-	/* librdkafka uses syslog levels. */
-	enum log_level l = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARNING
-	                                        : level <= 6   ? LOG_INFO
-	                                                       : LOG_DEBUG;
+	/* librdkafka uses syslog levels. Its FAIL lines repeat what its error
+	 * events say, and those are logged once per change (on_error). */
+	enum log_level l = level <= 3   ? LOG_ERROR
+	                   : level == 4 ? LOG_WARNING
+	                   : level <= 6 ? LOG_INFO
+	                                : LOG_DEBUG;
+	if (strcmp(fac, "FAIL") == 0)
+		l = LOG_DEBUG;
 	log_msg(l, k->s->who, "librdkafka %s: %s", fac, str);
 }
 
@@ -231,125 +243,18 @@ static void on_error(struct kafka_sink *k, rd_kafka_event_t *ev)
 		k->fatal = true;
 		return;
 	}
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		/* Said once per outage: remembered until a delivery succeeds,
+		 * and the sink is down while it holds records. */
+		k->brokers_down = true;
+		if (k->pending.n || k->inflight.n)
+			set_down(k, err, NULL);
+		return;
+	}
 	/* A broker that is down repeats its error every reconnect attempt. */
 	enum log_level l = (int)err == k->last_error ? LOG_DEBUG : LOG_WARNING;
 	k->last_error = (int)err;
-	log_msg(l, k->s->who, "kafka: %s%s", rd_kafka_event_error_string(ev),
-	        err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? "; records wait in the queue" : "");
-}
-
-static void zombie_work(uv_work_t *w)
-{
-	struct zombie *z = w->data;
-	/* Without brokers, destroy would wait for messages it cannot send. */
-	rd_kafka_purge(z->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-	rd_kafka_destroy(z->rk);
-}
-
-static void close_unref(struct kafka_sink *k);
-
-static void zombie_after(uv_work_t *w, int status)
-{
-	(void)status;
-	struct zombie *z = w->data;
-	struct kafka_sink *k = z->k;
-	for (size_t i = 0; i < z->nrefs; i++)
-		record_unref(z->refs[i]);
-	free(z->refs);
-	free(z);
-	k->zombies--;
-	if (k->close_started)
-		close_unref(k);
-}
-
-/* Hands the producer to the thread pool for destruction. Records in flight
- * go back to the pending list (requeue) or are dropped unacknowledged
- * (closing: replayed at the next start). */
-static void retire(struct kafka_sink *k, bool requeue)
-{
-	rd_kafka_queue_io_event_enable(k->q, -1, NULL, 0);
-	rd_kafka_queue_destroy(k->q);
-	k->q = NULL;
-	struct zombie *z = calloc(1, sizeof(*z));
-	struct record **refs = malloc((k->inflight.n + 1) * sizeof(*refs));
-	size_t n = 0;
-	while (k->inflight.head) {
-		struct kmsg *m = k->inflight.head;
-		list_remove(&k->inflight, m);
-		if (refs)
-			refs[n++] = record_ref(m->r);
-		if (requeue) {
-			m->not_before = 0;
-			list_insert_sorted(&k->pending, m);
-			k->stats.retried++;
-		} else {
-			record_unref(m->r);
-			free(m);
-		}
-	}
-	if (z && refs) {
-		z->k = k;
-		z->rk = k->rk;
-		z->refs = refs;
-		z->nrefs = n;
-		z->work.data = z;
-		if (uv_queue_work(k->s->loop, &z->work, zombie_work, zombie_after) == 0) {
-			k->zombies++;
-			k->rk = NULL;
-			return;
-		}
-	}
-	/* Out of memory: block the loop once rather than lose the payloads. */
-	log_warn(k->s->who, "destroying the producer on the loop (out of memory)");
-	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-	rd_kafka_destroy(k->rk);
-	k->rk = NULL;
-	for (size_t i = 0; i < n; i++)
-		record_unref(refs[i]);
-	free(refs);
-	free(z);
-}
-
-static int start_producer(struct kafka_sink *k, char *err, size_t errlen)
-{
-	rd_kafka_conf_t *conf = rd_kafka_conf_dup(k->tmpl);
-	if (!conf) {
-		snprintf(err, errlen, "out of memory");
-		return LG_ENOMEM;
-	}
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
-	if (!rk) {
-		rd_kafka_conf_destroy(conf);
-		return LG_EINVAL;
-	}
-	k->rk = rk;
-	k->q = rd_kafka_queue_get_main(rk);
-	rd_kafka_set_log_queue(rk, NULL);
-	rd_kafka_queue_io_event_enable(k->q, k->pipe[1], "1", 1);
-	/* Events queued before the io-event was enabled wrote nothing. */
-	(void)!write(k->pipe[1], "1", 1);
-	return 0;
-}
-
-static void rebuild(struct kafka_sink *k)
-{
-	k->fatal = false;
-	if (k->rk) {
-		char why[512] = "";
-		rd_kafka_resp_err_t err = rd_kafka_fatal_error(k->rk, why, sizeof(why));
-		k->stats.rebuilds++;
-		log_error(k->s->who,
-		          "fatal producer error: %s (%s); rebuilding the producer, %zu records in "
-		          "flight are produced again",
-		          why, rd_kafka_err2name(err), k->inflight.n);
-		retire(k, true);
-	}
-	char err[512];
-	if (start_producer(k, err, sizeof(err)) < 0) {
-		log_error(k->s->who, "cannot create a producer: %s; retrying", err);
-		k->fatal = true; /* the retry timer rebuilds */
-		uv_timer_start(&k->retry_timer, on_retry_timer, backoff_next(&k->backoff), 0);
-	}
+	log_msg(l, k->s->who, "kafka: %s", rd_kafka_event_error_string(ev));
 }
 
 static void leave(struct kafka_sink *k)
@@ -362,7 +267,7 @@ static void on_retry_timer(uv_timer_t *t)
 {
 	struct kafka_sink *k = t->data;
 	if (k->fatal)
-		rebuild(k);
+		sink_kafka_producer_rebuild(k, on_retry_timer);
 	pump(k);
 }
 
@@ -391,7 +296,7 @@ static void process_events(struct kafka_sink *k)
 	if (n > EVENTS_PER_WAKEUP && !k->closing)
 		(void)!write(k->pipe[1], "1", 1); /* more to do: come back */
 	if (!k->closing && k->fatal)
-		rebuild(k);
+		sink_kafka_producer_rebuild(k, on_retry_timer);
 	if (!k->closing)
 		pump(k);
 	leave(k);
@@ -416,51 +321,51 @@ static rd_kafka_resp_err_t produce(struct kafka_sink *k, struct kmsg *m, const c
 	int tl = sink_kafka_expand(k->conf->topic, r, true, topic, sizeof(topic));
 	int kl = sink_kafka_expand(k->conf->key, r, false, key, sizeof(key));
 	if (tl < 0 || kl == LG_ETOOBIG) {
-		*why = tl == LG_ETOOBIG   ? "the topic name expands past 249 bytes"
-		       : tl < 0           ? "the topic name expands to nothing"
-		                          : "the key expands past 1024 bytes";
+		*why = tl == LG_ETOOBIG ? "the topic name expands past 249 bytes"
+		       : tl < 0         ? "the topic name expands to nothing"
+		                        : "the key expands past 1024 bytes";
 		return RD_KAFKA_RESP_ERR__INVALID_ARG;
 	}
 	snprintf(schema, sizeof(schema), "%d", RECORD_SCHEMA);
 	const char *fn = r->function_id ? r->function_id : "";
 	const char *proj = r->project_id ? r->project_id : "";
-	/* No copy: the record, referenced until its report, outlives the send. */
-	return rd_kafka_producev(
-	    k->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(0),
-	    RD_KAFKA_V_VALUE(r->json, r->json_len), RD_KAFKA_V_KEY(key, kl > 0 ? (size_t)kl : 0),
-	    RD_KAFKA_V_OPAQUE(m), RD_KAFKA_V_HEADER("project", proj, -1),
-	    RD_KAFKA_V_HEADER("function", fn, -1),
-	    RD_KAFKA_V_HEADER("kind", record_kind_name(r->kind), -1),
-	    RD_KAFKA_V_HEADER("schema", schema, -1), RD_KAFKA_V_END);
+	/* No copy: the record, referenced until its report (and by a retired
+	 * producer until it is destroyed), outlives the send. */
+	return rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(0),
+	                         RD_KAFKA_V_VALUE(r->json, r->json_len),
+	                         RD_KAFKA_V_KEY(key, kl > 0 ? (size_t)kl : 0), RD_KAFKA_V_OPAQUE(m),
+	                         RD_KAFKA_V_HEADER("project", proj, -1),
+	                         RD_KAFKA_V_HEADER("function", fn, -1),
+	                         RD_KAFKA_V_HEADER("kind", record_kind_name(r->kind), -1),
+	                         RD_KAFKA_V_HEADER("schema", schema, -1), RD_KAFKA_V_END);
 }
 
-/* Produces what is pending and due, in submit order, until librdkafka's
- * queue is full (its delivery reports wake us again). */
+/* Produces what is pending, in submit order, until librdkafka's queue is
+ * full (its delivery reports wake us again) or a record waits for its retry
+ * (the records behind it wait too, so that order holds). */
 static void pump(struct kafka_sink *k)
 {
 	if (!k->rk || k->closing || k->fatal)
 		return;
 	k->busy++;
 	uint64_t now = uv_now(k->s->loop), wait = UINT64_MAX;
-	struct kmsg *next;
-	for (struct kmsg *m = k->pending.head; m && !k->closing; m = next) {
-		next = m->next;
+	struct kmsg *m;
+	while ((m = k->pending.head) && !k->closing) {
 		if (m->not_before > now) {
-			if (m->not_before - now < wait)
-				wait = m->not_before - now;
-			continue;
+			wait = m->not_before - now;
+			break;
 		}
 		const char *why = NULL;
 		rd_kafka_resp_err_t err = produce(k, m, &why);
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			list_remove(&k->pending, m);
+			sink_kafka_list_remove(&k->pending, m);
 			list_append(&k->inflight, m);
 			k->stats.produced++;
 			continue;
 		}
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 			k->stats.queue_full++;
-			if (!k->inflight.n && QUEUE_FULL_RETRY_MS < wait)
+			if (!k->inflight.n)
 				wait = QUEUE_FULL_RETRY_MS;
 			break;
 		}
@@ -469,19 +374,17 @@ static void pump(struct kafka_sink *k)
 			wait = 0;
 			break;
 		}
-		list_remove(&k->pending, m);
-		if (why || permanent(err)) {
-			k->stats.failed++;
+		sink_kafka_list_remove(&k->pending, m);
+		k->stats.failed++;
+		if (why || permanent(err))
 			reject(k, m, why ? why : rd_kafka_err2str(err));
-			next = k->pending.head; /* the router may have changed the list */
-			continue;
-		}
-		retry_later(k, m, err, NULL);
-		if (m->not_before - now < wait)
-			wait = m->not_before - now;
+		else
+			retry_later(k, m, err, NULL);
 	}
 	if (wait != UINT64_MAX && !k->closing)
 		uv_timer_start(&k->retry_timer, on_retry_timer, wait, 0);
+	if (k->brokers_down && k->inflight.n)
+		set_down(k, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN, NULL);
 	check_flush(k);
 	leave(k);
 }
@@ -528,6 +431,9 @@ static void kafka_flush(struct sink *s, uint64_t deadline, sink_cb done)
 	}
 	uint64_t now = uv_now(s->loop);
 	k->flush_done = done;
+	if (k->pending.n || k->inflight.n)
+		log_info(s->who, "flushing: %zu records wait for their delivery report",
+		         k->pending.n + k->inflight.n);
 	/* librdkafka sends on its own (linger.ms); the reports end the wait. */
 	uv_timer_start(&k->flush_timer, on_flush_timer,
 	               (k->pending.n || k->inflight.n) && deadline > now ? deadline - now : 0, 0);
@@ -537,7 +443,7 @@ static void free_sink(struct kafka_sink *k)
 {
 	while (k->pending.head) {
 		struct kmsg *m = k->pending.head;
-		list_remove(&k->pending, m);
+		sink_kafka_list_remove(&k->pending, m);
 		record_unref(m->r);
 		free(m);
 	}
@@ -550,7 +456,7 @@ static void free_sink(struct kafka_sink *k)
 	free(k);
 }
 
-static void close_unref(struct kafka_sink *k)
+void sink_kafka_close_unref(struct kafka_sink *k)
 {
 	if (--k->close_pending > 0)
 		return;
@@ -563,28 +469,33 @@ static void close_unref(struct kafka_sink *k)
 
 static void on_handle_closed(uv_handle_t *h)
 {
-	close_unref(h->data);
+	sink_kafka_close_unref(h->data);
 }
 
 static void finish_close(struct kafka_sink *k)
 {
 	k->close_started = true;
 	k->close_pending = 1;
-	if (k->rk) {
-		if (k->inflight.n)
-			log_info(k->s->who, "%zu records got no delivery report; they are sent again "
-			                    "at the next start",
-			         k->inflight.n);
-		retire(k, false);
-	}
+	const struct sink_kafka_stats *st = &k->stats;
+	size_t unacked = k->inflight.n + k->pending.n;
+	log_info(k->s->who,
+	         "closing: %" PRIu64 " produced, %" PRIu64 " delivered, %" PRIu64
+	         " retried, %" PRIu64 " failed, %" PRIu64 " dead-lettered, %" PRIu64
+	         " producer rebuilds; %zu records "
+	         "without a delivery report are sent again at the next start",
+	         st->produced, st->delivered, st->retried, st->failed, st->dead_lettered,
+	         st->rebuilds, unacked);
+	if (k->rk)
+		sink_kafka_producer_retire(k, false);
 	k->close_pending += k->zombies;
 	uv_handle_t *handles[] = {(uv_handle_t *)&k->poll, (uv_handle_t *)&k->kick_timer,
-	                          (uv_handle_t *)&k->retry_timer, (uv_handle_t *)&k->flush_timer};
+	                          (uv_handle_t *)&k->retry_timer, (uv_handle_t *)&k->flush_timer,
+	                          (uv_handle_t *)&k->gauge_timer};
 	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++) {
 		k->close_pending++;
 		uv_close(handles[i], on_handle_closed);
 	}
-	close_unref(k);
+	sink_kafka_close_unref(k);
 }
 
 static void kafka_close(struct sink *s, sink_cb closed)
@@ -601,24 +512,44 @@ static void kafka_close(struct sink *s, sink_cb closed)
 		finish_close(k);
 }
 
+/* Records count as delivered when the leader alone (or nobody) has them
+ * only if the configuration says so; say it at start. */
+static void warn_acks(struct sink *s, const rd_kafka_conf_t *conf)
+{
+	char v[32];
+	size_t len = sizeof(v);
+	if (rd_kafka_conf_get(conf, "acks", v, &len) != RD_KAFKA_CONF_OK)
+		return;
+	if (strcmp(v, "-1") != 0 && strcmp(v, "all") != 0)
+		log_warn(s->who,
+		         "kafka.acks = %s: a record counts as delivered before every in-sync "
+		         "replica has it",
+		         v);
+}
+
 static int kafka_open(struct sink *s, struct conf_errs *errs)
 {
 	rd_kafka_conf_t *conf = NULL;
-	int rc = sink_kafka_conf_build(s, errs, !s->check_only, &conf);
+	int rc = sink_kafka_conf_build(s, errs, &conf);
 	if (rc < 0)
 		return rc == LG_ENOMEM ? rc : LG_ECONFIG;
+	/* The same checks at start as with --check-config. */
+	if (sink_kafka_conf_probe(s, errs, conf) < 0) {
+		rd_kafka_conf_destroy(conf);
+		return LG_ECONFIG;
+	}
+	warn_acks(s, conf);
 	char err[512];
 	if (s->check_only) {
-		/* librdkafka checks some combinations only here; without
-		 * bootstrap.servers the handle connects nowhere. */
-		rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-		if (!rk) {
-			rd_kafka_conf_destroy(conf);
-			sink_kafka_conf_report(s, errs, err);
-			return LG_ECONFIG;
-		}
-		rd_kafka_destroy(rk);
+		rd_kafka_conf_destroy(conf);
 		return 0;
+	}
+	const struct sink_kafka_conf *c = s->conf;
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", c->brokers, err, sizeof(err)) !=
+	    RD_KAFKA_CONF_OK) {
+		sink_kafka_conf_report(s, errs, err);
+		rd_kafka_conf_destroy(conf);
+		return LG_ECONFIG;
 	}
 	struct kafka_sink *k = calloc(1, sizeof(*k));
 	if (!k) {
@@ -626,7 +557,7 @@ static int kafka_open(struct sink *s, struct conf_errs *errs)
 		return LG_ENOMEM;
 	}
 	k->s = s;
-	k->conf = s->conf;
+	k->conf = c;
 	k->tmpl = conf;
 	k->last_error = RD_KAFKA_RESP_ERR_NO_ERROR;
 	if (pipe2(k->pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
@@ -635,16 +566,19 @@ static int kafka_open(struct sink *s, struct conf_errs *errs)
 		free_sink(k);
 		return LG_ECONFIG;
 	}
-	if (start_producer(k, err, sizeof(err)) < 0) {
+	if (sink_kafka_producer_start(k, err, sizeof(err)) < 0) {
 		sink_kafka_conf_report(s, errs, err);
 		free_sink(k);
 		return LG_ECONFIG;
 	}
+	const char *fatal_after = getenv(SINK_KAFKA_TEST_FATAL_ENV);
+	if (fatal_after && *fatal_after)
+		k->test_fatal_after = strtoull(fatal_after, NULL, 10);
 	backoff_init(&k->backoff, BACKOFF_BASE_MS, BACKOFF_MAX_MS);
 	uv_poll_init(s->loop, &k->poll, k->pipe[0]);
 	k->poll.data = k;
 	uv_poll_start(&k->poll, UV_READABLE, on_poll);
-	uv_timer_t *timers[] = {&k->kick_timer, &k->retry_timer, &k->flush_timer};
+	uv_timer_t *timers[] = {&k->kick_timer, &k->retry_timer, &k->flush_timer, &k->gauge_timer};
 	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
 		uv_timer_init(s->loop, timers[i]);
 		timers[i]->data = k;

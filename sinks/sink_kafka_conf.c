@@ -1,11 +1,14 @@
 /* sink_kafka_conf: the Kafka sink's options, its topic and key templates,
  * and the librdkafka configuration built from them (sink_kafka.h). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "sink_kafka.h"
 
 const struct opt_def sink_kafka_opts[] = {
@@ -58,10 +61,11 @@ int sink_kafka_template_check(const char *tmpl, bool topic, char *err, size_t er
 		size_t len;
 		if (*p == '{') {
 			if (placeholder(p, &len) < 0) {
-				snprintf(err, errlen,
-				         "unknown placeholder at '%.20s' (use {project}, {function}, "
-				         "{function_name}, {kind})",
-				         p);
+				snprintf(
+				    err, errlen,
+				    "unknown placeholder at '%.20s' (use {project}, {function}, "
+				    "{function_name}, {kind})",
+				    p);
 				return LG_EINVAL;
 			}
 			p += len;
@@ -139,7 +143,17 @@ static const char *const owned[][2] = {
     {"compression.type", "use 'compression'"},
     {"log.queue", "the sink reads librdkafka's logs as events"},
     {"enabled_events", "the sink reads librdkafka's events itself"},
+    {"delivery.report.only.error", "records are acknowledged by their delivery reports"},
+    {"queue.buffering.max.messages", "sized from queue_max_records"},
+    {"queue.buffering.max.kbytes", "sized from queue_max_bytes"},
     {"transactional.id", "the sink is not transactional"},
+};
+
+/* Properties naming files librdkafka opens only in rd_kafka_new or later;
+ * checked here so that the error names the file. */
+static const char *const file_keys[] = {
+    "ssl.ca.location",       "ssl.certificate.location", "ssl.key.location",
+    "ssl.keystore.location", "ssl.crl.location",         "sasl.kerberos.keytab",
 };
 
 static const struct opt_kv *find_kv(const struct sink_kafka_conf *c, const char *key)
@@ -206,29 +220,28 @@ static int check_templates(struct sink *s, struct conf_errs *errs)
 	return rc;
 }
 
-/* message.max.bytes must hold the largest record plus its envelope: set it
- * so by default, and refuse a configured value that cannot. */
+/* message.max.bytes: by default large enough for the largest record the
+ * agent can make (so that only the brokers' own limit refuses one); a
+ * configured value must at least hold an event of max_event_size with its
+ * key and headers (records grown larger by normalizing are dead-lettered). */
 static int check_max_bytes(struct sink *s, struct conf_errs *errs, rd_kafka_conf_t *conf,
                            const struct opt_kv *kv)
 {
-	uint64_t need = s->max_record_size + SINK_KAFKA_ENVELOPE;
 	char v[64], err[512];
 	if (!kv) {
-		if (need <= 1000000)
+		uint64_t want = s->max_record_size + SINK_KAFKA_ENVELOPE;
+		if (want <= 1000000)
 			return 0;
-		if (need > 1000000000) {
-			bad_key(s, errs, "type",
-			        "max_event_size is too large for Kafka (message.max.bytes is at most "
-			        "1000000000)");
-			return LG_ECONFIG;
-		}
-		snprintf(v, sizeof(v), "%" PRIu64, need);
+		if (want > 1000000000)
+			want = 1000000000; /* librdkafka's maximum */
+		snprintf(v, sizeof(v), "%" PRIu64, want);
 		if (set(conf, "message.max.bytes", v, err, sizeof(err)) < 0) {
 			bad_key(s, errs, "type", err);
 			return LG_ECONFIG;
 		}
 		return 0;
 	}
+	uint64_t need = s->max_event_size + SINK_KAFKA_ENVELOPE;
 	size_t len = sizeof(v);
 	if (rd_kafka_conf_get(conf, "message.max.bytes", v, &len) != RD_KAFKA_CONF_OK)
 		return 0;
@@ -237,9 +250,10 @@ static int check_max_bytes(struct sink *s, struct conf_errs *errs, rd_kafka_conf
 		return 0;
 	char msg[256];
 	snprintf(msg, sizeof(msg),
-	         "%" PRIu64 " cannot hold the largest record (%" PRIu64
-	         " bytes, from max_event_size) and its envelope: set at least %" PRIu64,
-	         have, s->max_record_size, need);
+	         "%" PRIu64 " cannot hold an event of max_event_size (%" PRIu64
+	         " bytes) with its key and headers: set at least %" PRIu64
+	         ", or lower max_event_size",
+	         have, s->max_event_size, need);
 	conf_err(errs, kv->file, kv->line, "[sink %s]: key 'kafka.%s': %s", s->name, kv->key, msg);
 	return LG_ECONFIG;
 }
@@ -264,8 +278,23 @@ static int set_buffering(rd_kafka_conf_t *conf, const struct sink *s, char *err,
 	return set(conf, "queue.buffering.max.kbytes", v, err, errlen);
 }
 
-int sink_kafka_conf_build(struct sink *s, struct conf_errs *errs, bool with_brokers,
-                          rd_kafka_conf_t **out)
+/* A kafka.* file property that cannot be read fails only when the first
+ * producer is made, with an OpenSSL message that does not name the file. */
+static int check_file(struct sink *s, struct conf_errs *errs, const struct opt_kv *kv)
+{
+	for (size_t i = 0; i < sizeof(file_keys) / sizeof(file_keys[0]); i++) {
+		if (strcmp(kv->key, file_keys[i]) != 0)
+			continue;
+		if (strcmp(kv->value, "probe") == 0 || access(kv->value, R_OK) == 0)
+			return 0;
+		conf_err(errs, kv->file, kv->line, "[sink %s]: key 'kafka.%s': cannot read %s: %s",
+		         s->name, kv->key, kv->value, strerror(errno));
+		return LG_ECONFIG;
+	}
+	return 0;
+}
+
+int sink_kafka_conf_build(struct sink *s, struct conf_errs *errs, rd_kafka_conf_t **out)
 {
 	const struct sink_kafka_conf *c = s->conf;
 	*out = NULL;
@@ -299,35 +328,36 @@ int sink_kafka_conf_build(struct sink *s, struct conf_errs *errs, bool with_brok
 		rc = LG_ECONFIG;
 	}
 	if (set_buffering(conf, s, err, sizeof(err)) < 0) {
-		bad_key(s, errs, "type", err);
+		bad_key(s, errs, "queue_max_records", err);
 		rc = LG_ECONFIG;
 	}
+	bool max_bytes_ok = true;
 	for (size_t i = 0; i < c->kafka.n; i++) {
 		const struct opt_kv *kv = &c->kafka.items[i];
 		const char *why = NULL;
 		for (size_t j = 0; j < sizeof(owned) / sizeof(owned[0]); j++)
 			if (strcmp(kv->key, owned[j][0]) == 0)
 				why = owned[j][1];
-		if (!why && set(conf, kv->key, kv->value, err, sizeof(err)) == 0)
+		if (!why && set(conf, kv->key, kv->value, err, sizeof(err)) == 0) {
+			if (check_file(s, errs, kv) < 0)
+				rc = LG_ECONFIG;
 			continue;
+		}
 		conf_err(errs, kv->file, kv->line, "[sink %s]: key 'kafka.%s': %s", s->name,
 		         kv->key, why ? why : err);
+		if (strcmp(kv->key, "message.max.bytes") == 0)
+			max_bytes_ok = false;
 		rc = LG_ECONFIG;
 	}
-	if (with_brokers && c->brokers && set(conf, "bootstrap.servers", c->brokers, err,
-	                                      sizeof(err)) < 0) {
-		bad_key(s, errs, "brokers", err);
-		rc = LG_ECONFIG;
-	}
-	if (check_max_bytes(s, errs, conf, find_kv(c, "message.max.bytes")) < 0)
+	if (max_bytes_ok && check_max_bytes(s, errs, conf, find_kv(c, "message.max.bytes")) < 0)
 		rc = LG_ECONFIG;
 	/* Not overridable: how librdkafka talks to the loop. */
 	if (set(conf, "log.queue", "true", err, sizeof(err)) < 0) {
 		bad_key(s, errs, "type", err);
 		rc = LG_ECONFIG;
 	}
-	rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_LOG |
-	                                   RD_KAFKA_EVENT_ERROR);
+	rd_kafka_conf_set_events(conf,
+	                         RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_LOG | RD_KAFKA_EVENT_ERROR);
 	if (rc < 0) {
 		rd_kafka_conf_destroy(conf);
 		return rc;
@@ -336,21 +366,89 @@ int sink_kafka_conf_build(struct sink *s, struct conf_errs *errs, bool with_brok
 	return 0;
 }
 
-void sink_kafka_conf_report(struct sink *s, struct conf_errs *errs, const char *errstr)
+static bool name_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '_';
+}
+
+/* Whether msg names `name` as a whole property name (with prefix true: a
+ * property starting with name, e.g. "sasl." in "sasl.username"). */
+static bool names(const char *msg, const char *name, bool prefix)
+{
+	size_t n = strlen(name);
+	for (const char *p = msg; (p = strstr(p, name)); p++) {
+		if (p > msg && name_char(p[-1]))
+			continue;
+		if (prefix ? name_char(p[n])
+		           : !name_char(p[n]) || (p[n] == '.' && !name_char(p[n + 1])))
+			return true;
+	}
+	return false;
+}
+
+void sink_kafka_conf_report(struct sink *s, struct conf_errs *errs, const char *msg)
 {
 	const struct sink_kafka_conf *c = s->conf;
-	bool named = false;
-	for (size_t i = 0; i < c->kafka.n; i++) {
-		const struct opt_kv *kv = &c->kafka.items[i];
-		char quoted[300];
-		snprintf(quoted, sizeof(quoted), "`%s`", kv->key);
-		if (!strstr(errstr, quoted))
-			continue;
-		conf_err(errs, kv->file, kv->line, "[sink %s]: key 'kafka.%s': %s", s->name,
-		         kv->key, errstr);
-		named = true;
+	/* The keys the message names; failing that, the keys of the families
+	 * it names ("sasl.username and sasl.password must be set" points at
+	 * kafka.sasl.mechanisms); failing that, the section. */
+	for (int pass = 0; pass < 2; pass++) {
+		bool named = false;
+		for (size_t i = 0; i < c->kafka.n; i++) {
+			const struct opt_kv *kv = &c->kafka.items[i];
+			char family[64];
+			const char *dot = strchr(kv->key, '.');
+			size_t flen = dot ? (size_t)(dot - kv->key) + 1 : 0;
+			if (pass == 1 && (!flen || flen >= sizeof(family)))
+				continue;
+			snprintf(family, sizeof(family), "%.*s", (int)flen, kv->key);
+			if (!names(msg, pass == 0 ? kv->key : family, pass == 1))
+				continue;
+			conf_err(errs, kv->file, kv->line, "[sink %s]: key 'kafka.%s': %s", s->name,
+			         kv->key, msg);
+			named = true;
+		}
+		if (named)
+			return;
 	}
-	if (!named)
-		conf_err(errs, s->file, s->line, "[sink %s]: librdkafka refuses the configuration: %s",
-		         s->name, errstr);
+	conf_err(errs, s->file, s->line, "[sink %s]: librdkafka refuses the configuration: %s",
+	         s->name, msg);
+}
+
+int sink_kafka_conf_probe(struct sink *s, struct conf_errs *errs, const rd_kafka_conf_t *conf)
+{
+	char err[512];
+	rd_kafka_conf_t *copy = rd_kafka_conf_dup(conf);
+	if (!copy)
+		return LG_ENOMEM;
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, copy, err, sizeof(err));
+	if (!rk) {
+		rd_kafka_conf_destroy(copy);
+		sink_kafka_conf_report(s, errs, err);
+		return LG_ECONFIG;
+	}
+	/* rd_kafka_new logged its warnings (log.queue) before returning. */
+	rd_kafka_queue_t *q = rd_kafka_queue_get_main(rk);
+	rd_kafka_set_log_queue(rk, NULL);
+	int rc = 0;
+	rd_kafka_event_t *ev;
+	while ((ev = rd_kafka_queue_poll(q, 0))) {
+		const char *fac = "", *str = "";
+		int level = 6;
+		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_LOG &&
+		    rd_kafka_event_log(ev, &fac, &str, &level) == 0 &&
+		    strcmp(fac, "CONFWARN") == 0 && !names(str, "bootstrap.servers", false)) {
+			if (strstr(str, "will be ignored")) {
+				sink_kafka_conf_report(s, errs, str);
+				rc = LG_ECONFIG;
+			} else {
+				log_warn(s->who, "librdkafka: %s", str);
+			}
+		}
+		rd_kafka_event_destroy(ev);
+	}
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	return rc;
 }

@@ -76,10 +76,12 @@ class Server:
     printed to stderr. With ``expect_rc`` set, a ``with`` block that ends
     normally fails if the exit status differs (this is how sanitizer reports
     at exit surface), and ``check_stop()`` does the same outside ``with``.
+    With ``stdin=subprocess.PIPE``, ``proc.stdin`` takes commands (closed at
+    stop).
     """
 
     def __init__(self, argv, env=None, name=None, start_timeout=15.0, stop_timeout=10.0,
-                 scheme="http", expect_rc=None):
+                 scheme="http", expect_rc=None, stdin=subprocess.DEVNULL):
         self.argv = [str(a) for a in argv]
         self.env = dict(os.environ, **(env or {}))
         self.name = name or os.path.basename(self.argv[0])
@@ -87,6 +89,7 @@ class Server:
         self.stop_timeout = stop_timeout
         self.scheme = scheme
         self.expect_rc = expect_rc
+        self.stdin = stdin
         self.proc = None
         self.returncode = None
         self.host = self.port = self.url = self.first_line = None
@@ -97,7 +100,7 @@ class Server:
 
     def start(self):
         self._log = open(self.log_path, "ab", buffering=0)
-        self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdin=self.stdin,
                                      stdout=subprocess.PIPE, stderr=self._log)
         try:
             line = self._read_first_line()
@@ -161,6 +164,8 @@ class Server:
         if self._pump:
             self._pump.join(2)
         self.proc.stdout.close()
+        if self.proc.stdin:
+            self.proc.stdin.close()
         self.proc = None
         if self._log:
             self._log.close()

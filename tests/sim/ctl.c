@@ -93,6 +93,7 @@ void ctl_stats(struct http_conn *c, struct http_req *r)
 	cJSON_AddNumberToObject(st, "total", (double)sim_stats.streams_total);
 	cJSON_AddNumberToObject(st, "current", stream_count());
 	cJSON_AddNumberToObject(st, "peak", (double)sim_stats.streams_peak);
+	cJSON_AddNumberToObject(st, "eventsSent", (double)sim_stats.events_sent);
 	req = cJSON_AddObjectToObject(o, "requests");
 	lim = cJSON_AddObjectToObject(o, "rateLimited");
 	for (int i = 0; i < LC_COUNT; i++) {

@@ -16,6 +16,7 @@ struct sim_stats {
 	uint64_t tokens_issued;
 	uint64_t streams_total;
 	uint64_t streams_peak;
+	uint64_t events_sent; /* real events queued on any stream, repeats included */
 	uint64_t injected_malformed;
 	uint64_t injected_oversize;
 };

@@ -237,6 +237,7 @@ static void send_event(struct stream *s, struct gen_event *ev)
 	if (rc != SIM_OK)
 		return;
 	s->real_sent++;
+	sim_stats.events_sent++;
 	if (!ev->sent) {
 		ev->sent = 1;
 		gen_fns[ev->fn].sent++;

@@ -5,10 +5,15 @@
  * answering each with "ok" or "error: ..." on standard output:
  *
  *   topic NAME PARTITIONS        create a topic (replication: every broker)
- *   down N | up N                take broker N (1..count) down or up
+ *   topic-error NAME CODE        metadata requests for topic NAME answer error
+ *                                CODE (3 = unknown topic; 0 clears it)
+ *   down N | up N                take broker N (1..count, or all) down (close
+ *                                its connections, refuse new ones) or up
  *   error APIKEY CODE COUNT      the next COUNT requests of API key APIKEY
- *                                (0 = Produce) fail with error CODE
- *   rtt N MS                     delay broker N's answers by MS
+ *                                (0 = Produce) fail with error CODE (e.g. 10,
+ *                                MSG_SIZE_TOO_LARGE: the mock has no size
+ *                                limit of its own)
+ *   rtt N MS                     delay broker N's (or all) answers by MS
  *
  * Exits 0 at end of input or on SIGTERM/SIGINT.
  *
@@ -31,17 +36,30 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+/* A broker id 1..nbrokers, or -1 for "all"; 0 when it is neither. */
+static int broker_id(const char *s, int nbrokers)
+{
+	if (strcmp(s, "all") == 0)
+		return -1;
+	int id = atoi(s);
+	return id >= 1 && id <= nbrokers ? id : 0;
+}
+
 static int run(rd_kafka_mock_cluster_t *mc, int nbrokers, char *line)
 {
-	char name[256];
+	char name[256], who[16];
 	int a, b, c;
+	if (sscanf(line, "topic-error %255s %d", name, &a) == 2) {
+		rd_kafka_mock_topic_set_error(mc, name, (rd_kafka_resp_err_t)a);
+		return 0;
+	}
 	if (sscanf(line, "topic %255s %d", name, &a) == 2)
 		return rd_kafka_mock_topic_create(mc, name, a, nbrokers) ? -1 : 0;
-	if (sscanf(line, "down %d", &a) == 1)
+	if (sscanf(line, "down %15s", who) == 1 && (a = broker_id(who, nbrokers)))
 		return rd_kafka_mock_broker_set_down(mc, a) ? -1 : 0;
-	if (sscanf(line, "up %d", &a) == 1)
+	if (sscanf(line, "up %15s", who) == 1 && (a = broker_id(who, nbrokers)))
 		return rd_kafka_mock_broker_set_up(mc, a) ? -1 : 0;
-	if (sscanf(line, "rtt %d %d", &a, &b) == 2)
+	if (sscanf(line, "rtt %15s %d", who, &b) == 2 && (a = broker_id(who, nbrokers)))
 		return rd_kafka_mock_broker_set_rtt(mc, a, b) ? -1 : 0;
 	if (sscanf(line, "error %d %d %d", &a, &b, &c) == 3 && c > 0) {
 		rd_kafka_resp_err_t *errs = calloc((size_t)c, sizeof(*errs));
@@ -61,7 +79,7 @@ int main(int argc, char **argv)
 	int nbrokers = 3;
 	if (argc == 3 && strcmp(argv[1], "--brokers") == 0)
 		nbrokers = atoi(argv[2]);
-	else if (argc != 1) {
+	if ((argc != 1 && argc != 3) || nbrokers < 1 || nbrokers > 100) {
 		fprintf(stderr, "usage: kafka-test-broker [--brokers N]\n");
 		return 2;
 	}
