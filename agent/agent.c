@@ -14,15 +14,6 @@
 #include "router.h"
 #include "statedir.h"
 
-struct agent_conf {
-	char *state_dir;
-	int log_level;
-	struct opt_list include;
-	uint64_t checkpoint_interval_ms;
-	uint64_t shutdown_timeout_ms;
-	char *hostname;
-};
-
 #define A(field) offsetof(struct agent_conf, field)
 const struct opt_def agent_opts[] = {
     {"state_dir", OPT_STRING, "/var/lib/sinch-logd", 0, A(state_dir), NULL,
@@ -335,7 +326,7 @@ static void on_signal(uv_signal_t *h, int signum)
 static void on_record_done(struct router *rt, struct record *r)
 {
 	(void)rt;
-	stream_record_done(r->origin, r);
+	project_record_done(r);
 }
 
 static void on_drain(struct router *rt)

@@ -10,7 +10,19 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <stdint.h>
+
 #include "conf.h"
+
+/* The [agent] section (agent_opts fills it). */
+struct agent_conf {
+	char *state_dir;
+	int log_level;
+	struct opt_list include;
+	uint64_t checkpoint_interval_ms;
+	uint64_t shutdown_timeout_ms;
+	char *hostname;
+};
 
 extern const struct opt_def agent_opts[];
 extern const struct opt_def project_opts[];

@@ -1,6 +1,7 @@
 #include "auth.h"
 
 #include <cjson/cJSON.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #define AUTH_MAX_BODY (64 * 1024)
 
 static void fetch(struct auth *a);
+static void on_timer(uv_timer_t *t);
 
 static void notify(struct auth *a, int err)
 {
@@ -25,11 +27,22 @@ static void notify(struct auth *a, int err)
 	}
 }
 
-static void on_refresh_timer(uv_timer_t *t)
+/* Fetches now, or arms the timer for the time a fetch is allowed again. */
+static void fetch_when_allowed(struct auth *a)
 {
-	struct auth *a = t->data;
-	if (!a->fetching && !a->closing)
-		fetch(a);
+	if (a->fetching || a->closing)
+		return;
+	uint64_t now = uv_now(a->loop);
+	if (now < a->not_before) {
+		uv_timer_start(&a->timer, on_timer, a->not_before - now, 0);
+		return;
+	}
+	fetch(a);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	fetch_when_allowed(t->data);
 }
 
 static void schedule_refresh(struct auth *a, uint64_t lifetime_ms)
@@ -37,7 +50,7 @@ static void schedule_refresh(struct auth *a, uint64_t lifetime_ms)
 	uint64_t margin = lifetime_ms / 10;
 	if (margin > 60000)
 		margin = 60000;
-	uv_timer_start(&a->timer, on_refresh_timer, lifetime_ms - margin, 0);
+	uv_timer_start(&a->timer, on_timer, lifetime_ms - margin, 0);
 }
 
 static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
@@ -61,6 +74,8 @@ static int parse_answer(struct auth *a, uint64_t *lifetime_ms)
 		if (!copy) {
 			rc = LG_ENOMEM;
 		} else {
+			if (a->token)
+				explicit_bzero(a->token, strlen(a->token));
 			free(a->token);
 			a->token = copy;
 			double secs = cJSON_IsNumber(exp) ? exp->valuedouble : 3600;
@@ -72,6 +87,9 @@ static int parse_answer(struct auth *a, uint64_t *lifetime_ms)
 			rc = 0;
 		}
 	}
+	/* The parsed copy holds the token too. */
+	if (cJSON_IsString(tok))
+		explicit_bzero(tok->valuestring, strlen(tok->valuestring));
 	cJSON_Delete(doc);
 	return rc;
 }
@@ -92,7 +110,8 @@ static void on_done(struct httpc_req *req, CURLcode result)
 		          status);
 		err = LG_EAUTH;
 	} else if (status == 429 || status >= 500) {
-		log_warn(a->who, "token endpoint answered HTTP %ld, backing off", status);
+		/* The token endpoint sends no Retry-After: the backoff decides. */
+		a->stats.rate_limited += status == 429;
 		err = LG_EAGAIN;
 	} else if (status != 200) {
 		log_error(a->who, "token endpoint answered HTTP %ld", status);
@@ -100,21 +119,29 @@ static void on_done(struct httpc_req *req, CURLcode result)
 	} else if ((err = parse_answer(a, &lifetime)) != 0) {
 		log_error(a->who, "token endpoint answer is not a token response");
 	}
+	if (a->body.data)
+		explicit_bzero(a->body.data, a->body.len);
 	buf_free(&a->body);
 	if (err) {
-		a->failures++;
+		a->stats.failures++;
+		uint64_t delay = backoff_next(&a->backoff);
+		a->not_before = uv_now(a->loop) + delay;
+		if (err == LG_EAGAIN && result == CURLE_OK)
+			log_warn(a->who,
+			         "token endpoint answered HTTP %ld; next try in %" PRIu64 " ms",
+			         status, delay);
 		/* A proactive refresh failed while the old token still works:
 		 * try again later, before it runs out. */
 		if (a->token && uv_now(a->loop) < a->expires_at)
-			uv_timer_start(&a->timer, on_refresh_timer, backoff_next(&a->backoff), 0);
+			fetch_when_allowed(a);
 		notify(a, err);
 		return;
 	}
-	a->refreshes++;
+	a->stats.refreshes++;
 	backoff_reset(&a->backoff);
+	a->not_before = 0;
 	a->expires_at = uv_now(a->loop) + lifetime;
-	log_debug(a->who, "token refreshed, valid for %llu s",
-	          (unsigned long long)(lifetime / 1000));
+	log_debug(a->who, "token refreshed, valid for %" PRIu64 " s", lifetime / 1000);
 	schedule_refresh(a, lifetime);
 	notify(a, 0);
 }
@@ -134,6 +161,7 @@ static void fetch(struct auth *a)
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)a->conf.timeout_ms);
 	buf_init(&a->body, AUTH_MAX_BODY);
 	a->fetching = true;
+	a->stats.requests++;
 	if (httpc_start(a->http, &a->req) != 0) {
 		a->fetching = false;
 		notify(a, LG_ECLOSED);
@@ -150,7 +178,10 @@ int auth_init(struct auth *a, uv_loop_t *loop, struct httpc *http, const struct 
 	a->who = who;
 	if (!a->conf.timeout_ms)
 		a->conf.timeout_ms = 30000;
-	backoff_init(&a->backoff, 500, 60000);
+	uint64_t base = conf->backoff_base_ms ? conf->backoff_base_ms : 500;
+	uint64_t max = conf->backoff_max_ms ? conf->backoff_max_ms : 60000;
+	backoff_init(&a->backoff, base, max);
+	backoff_init(&a->reject_backoff, base, max);
 	if (conf->static_token) {
 		a->token = strdup(conf->static_token);
 		if (!a->token)
@@ -184,13 +215,11 @@ void auth_get(struct auth *a, struct auth_wait *w)
 		w->next = a->waiters;
 		a->waiters = w;
 	}
-	if (!a->fetching) {
-		if (a->conf.static_token) {
-			notify(a, LG_EAUTH);
-			return;
-		}
-		fetch(a);
+	if (a->conf.static_token) {
+		notify(a, LG_EAUTH);
+		return;
 	}
+	fetch_when_allowed(a);
 }
 
 void auth_cancel(struct auth *a, struct auth_wait *w)
@@ -211,9 +240,34 @@ void auth_invalidate(struct auth *a, const char *token)
 {
 	if (a->conf.static_token || !a->token || !token || strcmp(a->token, token) != 0)
 		return;
+	explicit_bzero(a->token, strlen(a->token));
 	free(a->token);
 	a->token = NULL;
 	a->expires_at = 0;
+	a->stats.rejected++;
+	if (a->reject_run++ == 0) {
+		log_info(a->who, "the API answered HTTP 401: fetching a new token");
+		return;
+	}
+	/* Fresh tokens keep being refused: the credentials work at the token
+	 * endpoint but not at the API. Refreshing again at once would only
+	 * hammer both. */
+	uint64_t delay = backoff_next(&a->reject_backoff);
+	uint64_t when = uv_now(a->loop) + delay;
+	if (when > a->not_before)
+		a->not_before = when;
+	log_warn(a->who,
+	         "the API refused %u tokens in a row (HTTP 401); next token request in %" PRIu64
+	         " ms",
+	         a->reject_run, delay);
+}
+
+void auth_confirm(struct auth *a)
+{
+	if (!a->reject_run)
+		return;
+	a->reject_run = 0;
+	backoff_reset(&a->reject_backoff);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -221,6 +275,8 @@ static void on_timer_closed(uv_handle_t *h)
 	struct auth *a = h->data;
 	curl_easy_cleanup(a->req.easy);
 	a->req.easy = NULL;
+	if (a->token)
+		explicit_bzero(a->token, strlen(a->token));
 	free(a->token);
 	a->token = NULL;
 	if (a->closed)

@@ -1,6 +1,8 @@
 #include "httpc.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "log.h"
@@ -240,6 +242,24 @@ void httpc_set_common(CURL *easy, const char *proxy, const char *ca_file)
 		curl_easy_setopt(easy, CURLOPT_PROXY, proxy);
 	if (ca_file)
 		curl_easy_setopt(easy, CURLOPT_CAINFO, ca_file);
+}
+
+uint64_t httpc_parse_retry_after(const char *v, size_t len)
+{
+	char tmp[64];
+	if (len >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, v, len);
+	tmp[len] = '\0';
+	char *end;
+	unsigned long long secs = strtoull(tmp, &end, 10);
+	if (end != tmp && *end == '\0')
+		return secs > 86400 ? 86400000 : secs * 1000;
+	time_t when = curl_getdate(tmp, NULL);
+	time_t now = time(NULL);
+	if (when <= 0)
+		return 0;
+	return when > now ? (uint64_t)(when - now) * 1000 : 0;
 }
 
 const char *httpc_strerror(const struct httpc_req *req, CURLcode result)

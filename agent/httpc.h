@@ -12,6 +12,8 @@
 #define SINCH_HTTPC_H
 
 #include <curl/curl.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct httpc;
@@ -51,6 +53,10 @@ void httpc_set_common(CURL *easy, const char *proxy, const char *ca_file);
 
 /* The response status of a finished or running transfer (0 if none yet). */
 long httpc_status(const struct httpc_req *req);
+
+/* A Retry-After header value (delay-seconds or an HTTP date) in ms, capped
+ * at a day; 0 when it is neither or already past. */
+uint64_t httpc_parse_retry_after(const char *v, size_t len);
 
 /* Why a transfer failed, as precisely as curl knows ("SSL certificate
  * problem: unable to get local issuer certificate", not just "SSL peer

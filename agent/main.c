@@ -2,11 +2,13 @@
 #include <curl/curl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
+#include "cmd.h"
 #include "log.h"
 #include "router.h"
 #include "sink.h"
@@ -15,6 +17,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "Usage: sinch-logd -c FILE [options]\n"
+	        "       sinch-logd COMMAND [options] (list, status, tail, export; COMMAND --help)\n"
 	        "Tails Sinch Functions logs (SSE) and forwards them, normalized, to sinks.\n\n"
 	        "  -c, --config FILE     configuration file (required)\n"
 	        "      --check-config    validate the configuration without connecting; exit 0 if "
@@ -74,8 +77,42 @@ static int help_sink(const char *name)
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+    {"list", cmd_list},
+    {"status", cmd_status},
+    {"tail", cmd_tail},
+    {"export", cmd_export},
+};
+
+/* `sinch-logd COMMAND …`: the commands share the agent's code (cmd.h). */
+static int run_command(int argc, char **argv, bool *found)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		*found = true;
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			fprintf(stderr, "sinch-logd: cannot initialize libcurl\n");
+			return 1;
+		}
+		int status = commands[i].run(argc - 1, argv + 1);
+		curl_global_cleanup();
+		return status;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && argv[1][0] != '-') {
+		bool found = false;
+		int status = run_command(argc, argv, &found);
+		if (found)
+			return status;
+	}
 	enum { OPT_CHECK = 256, OPT_LEVEL, OPT_VERSION, OPT_HELP_CONFIG, OPT_HELP_SINK, OPT_REF };
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},

@@ -1,6 +1,7 @@
 #include "project.h"
 
 #include <cjson/cJSON.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,8 @@ const struct opt_def project_opts[] = {
     {"token", OPT_STRING, NULL, OPT_SECRET, P(token), NULL,
      "a static bearer token instead of client credentials; or token_file"},
     {"functions", OPT_LIST, "*", 0, P(functions), NULL,
-     "function ids or names to stream; * = all (at most 5 per project)"},
+     "function ids or names to follow; * = all, and functions added later (see "
+     "discovery_interval)"},
     {"level", OPT_ENUM, "debug", 0, P(level), "debug|info|warning|error",
      "minimum level asked of the server (the stream's level parameter)"},
     {"idle_timeout", OPT_DURATION, "90s", 0, P(idle_timeout_ms), NULL,
@@ -56,8 +58,35 @@ const struct opt_def project_opts[] = {
     {"max_in_flight", OPT_INT, "1000000", 0, P(max_in_flight), NULL,
      "records a stream may have read but not yet had acknowledged by every sink before it "
      "pauses (a slow sink that takes only some records holds the others back)"},
+    {"max_streams", OPT_INT, "5", 0, P(max_streams), NULL,
+     "functions followed by live streams at once (the API allows 5 per project); the "
+     "others are followed by polling historical logs"},
+    {"poll_interval", OPT_DURATION, "10s", 0, P(poll_interval_ms), NULL,
+     "how often functions beyond max_streams are polled for new historical logs"},
+    {"discovery_interval", OPT_DURATION, "5m", 0, P(discovery_interval_ms), NULL,
+     "with functions = *, how often the functions list is read again (new functions are "
+     "followed, deleted ones let go)"},
+    {"status_interval", OPT_DURATION, "30s", 0, P(status_interval_ms), NULL,
+     "how often each function's status is polled for status records (0 = never)"},
+    {"metrics_interval", OPT_DURATION, "5m", 0, P(metrics_interval_ms), NULL,
+     "how often each function's metrics are read into a metrics record (0 = never)"},
+    {"metrics_time_range", OPT_ENUM, "1h", 0, P(metrics_time_range), "1h|4h|24h|7d|30d",
+     "the time range of the metrics records"},
+    {"cost_records", OPT_BOOL, "false", 0, P(cost_records), NULL,
+     "emit cost records from the costs and billing endpoints every cost_interval"},
+    {"cost_interval", OPT_DURATION, "24h", 0, P(cost_interval_ms), NULL,
+     "how often cost records are made, with cost_records = true"},
+    {"api_rate_limit", OPT_INT, "100", 0, P(api_rate_limit), NULL,
+     "requests per rate_limit_window to the list, status, metrics, costs and billing "
+     "endpoints together (the API's limit per project)"},
+    {"logs_rate_limit", OPT_INT, "200", 0, P(logs_rate_limit), NULL,
+     "requests per rate_limit_window to the historical logs (the API's limit per project)"},
+    {"rate_limit_window", OPT_DURATION, "60s", 0, P(rate_limit_window_ms), NULL,
+     "the window of api_rate_limit and logs_rate_limit"},
     {NULL, 0, NULL, 0, 0, NULL, NULL},
 };
+
+const char *const project_time_ranges[] = {"1h", "4h", "24h", "7d", "30d"};
 
 static const char *const level_params[] = {"debug", "info", "warning", "error"};
 
@@ -161,16 +190,6 @@ struct project *project_new(const struct conf_section *sec, struct conf_errs *er
 		         p->name);
 	if (c->functions.n == 0)
 		conf_err(errs, sec->file, sec->line, "[project %s]: 'functions' is empty", p->name);
-	bool all = false;
-	for (size_t i = 0; i < c->functions.n; i++)
-		all |= strcmp(c->functions.items[i], "*") == 0;
-	if (!all && c->functions.n > PROJECT_MAX_STREAMS) {
-		struct opt_origin o = opts_origin(sec, "functions");
-		conf_err(errs, o.file, o.line,
-		         "[project %s]: %zu functions listed, but the API allows %d concurrent "
-		         "streams per project: list at most %d",
-		         p->name, c->functions.n, PROJECT_MAX_STREAMS, PROJECT_MAX_STREAMS);
-	}
 	range(p, sec, errs, "max_event_size", c->max_event_size, 64, 256u << 20,
 	      "between 64 bytes and 256M");
 	range(p, sec, errs, "max_dedup_ids", c->max_dedup_ids, 1000, SIZE_MAX, "at least 1000");
@@ -193,6 +212,26 @@ struct project *project_new(const struct conf_section *sec, struct conf_errs *er
 		         "[project %s]: backoff_max must be at least backoff_base and at most 1d",
 		         p->name);
 	}
+	range(p, sec, errs, "max_streams", (uint64_t)c->max_streams, 0, 1000, "between 0 and 1000");
+	range(p, sec, errs, "poll_interval", c->poll_interval_ms, 100, day_ms,
+	      "between 100ms and 1d");
+	range(p, sec, errs, "discovery_interval", c->discovery_interval_ms, 100, day_ms,
+	      "between 100ms and 1d");
+	/* 0 switches a poller off; below 100ms it would only queue on the
+	 * rate limiter. */
+	range(p, sec, errs, "status_interval", c->status_interval_ms ? c->status_interval_ms : 100,
+	      100, day_ms, "0 or between 100ms and 1d");
+	range(p, sec, errs, "metrics_interval",
+	      c->metrics_interval_ms ? c->metrics_interval_ms : 100, 100, day_ms,
+	      "0 or between 100ms and 1d");
+	range(p, sec, errs, "cost_interval", c->cost_interval_ms, 1000, 31 * day_ms,
+	      "between 1s and 31d");
+	range(p, sec, errs, "api_rate_limit", (uint64_t)c->api_rate_limit, 1, 1000000,
+	      "between 1 and 1000000");
+	range(p, sec, errs, "logs_rate_limit", (uint64_t)c->logs_rate_limit, 1, 1000000,
+	      "between 1 and 1000000");
+	range(p, sec, errs, "rate_limit_window", c->rate_limit_window_ms, 1000, day_ms,
+	      "between 1s and 1d");
 	p->labels_json = labels_to_json(c, sec, errs);
 	struct buf w;
 	buf_init(&w, 1024);
@@ -205,192 +244,264 @@ struct project *project_new(const struct conf_section *sec, struct conf_errs *er
 	return p;
 }
 
-static void fatal(struct project *p)
+void project_fatal(struct project *p)
 {
 	if (p->on_fatal)
 		p->on_fatal(p);
 }
 
-static int add_stream(struct project *p, const char *id, const char *name)
+/* ---- the functions ---- */
+
+struct project_fn *project_fn_find(const struct project *p, const char *id)
 {
-	for (size_t i = 0; i < p->nstreams; i++)
-		if (strcmp(p->streams[i]->function_id, id) == 0)
-			return 0;
-	struct stream **grown = realloc(p->streams, (p->nstreams + 1) * sizeof(*p->streams));
-	if (!grown)
-		return LG_ENOMEM;
-	p->streams = grown;
-	struct stream *s = calloc(1, sizeof(*s));
-	if (!s)
-		return LG_ENOMEM;
-	p->streams[p->nstreams++] = s;
-	return stream_init(s, p->loop, &p->sconf, p->http, &p->auth, p->router, id, name);
+	for (size_t i = 0; i < p->nfns; i++)
+		if (strcmp(p->fns[i]->id, id) == 0)
+			return p->fns[i];
+	return NULL;
 }
 
-/* Matches the configured functions against the list; 0, or a fatal error
- * already logged. */
-static int resolve(struct project *p, const cJSON *list)
+static bool streaming(const struct project_fn *fn)
 {
-	const struct opt_list *want = &p->conf.functions;
-	for (size_t i = 0; i < want->n; i++) {
-		const char *w = want->items[i];
-		bool found = false;
-		const cJSON *f;
-		cJSON_ArrayForEach(f, list)
-		{
-			const cJSON *id = cJSON_GetObjectItemCaseSensitive(f, "id");
-			const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
-			if (!cJSON_IsString(id))
-				continue;
-			const char *nm = cJSON_IsString(name) ? name->valuestring : id->valuestring;
-			if (strcmp(w, "*") == 0 || strcmp(w, id->valuestring) == 0 ||
-			    strcmp(w, nm) == 0) {
-				found = true;
-				if (add_stream(p, id->valuestring, nm) != 0)
-					return LG_ENOMEM;
-			}
-		}
-		if (!found && strcmp(w, "*") != 0) {
-			log_error(p->who, "function '%s' is not in project %s", w,
-			          p->conf.project_id);
-			return LG_ENOENT;
-		}
+	return fn->stream_open && !fn->removed && !fn->stream.gone &&
+	       fn->stream.mode == STREAM_MODE_SSE;
+}
+
+static size_t count_streaming(const struct project *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->nfns; i++)
+		n += streaming(p->fns[i]);
+	return n;
+}
+
+static void count_modes(struct project *p)
+{
+	p->stats.streamed = p->stats.polled = 0;
+	for (size_t i = 0; i < p->nfns; i++) {
+		const struct project_fn *fn = p->fns[i];
+		if (!fn->stream_open || fn->removed || fn->stream.gone)
+			continue;
+		if (fn->stream.mode == STREAM_MODE_SSE)
+			p->stats.streamed++;
+		else
+			p->stats.polled++;
 	}
-	if (p->nstreams > PROJECT_MAX_STREAMS) {
-		struct buf names;
-		buf_init(&names, 8192);
-		for (size_t i = 0; i < p->nstreams; i++)
-			buf_printf(&names, "%s%s", i ? ", " : "", p->streams[i]->function_name);
-		log_error(p->who,
-		          "%zu functions to stream (%s), but the API allows %d concurrent streams "
-		          "per project: list at most %d in 'functions'",
-		          p->nstreams, names.data ? names.data : "", PROJECT_MAX_STREAMS,
-		          PROJECT_MAX_STREAMS);
-		buf_free(&names);
-		return LG_EINVAL;
+}
+
+static enum stream_mode next_mode(const struct project *p)
+{
+	return count_streaming(p) < (size_t)p->conf.max_streams ? STREAM_MODE_SSE
+	                                                        : STREAM_MODE_POLL;
+}
+
+/* A stream slot that freed up (a function removed, a stream refused for
+ * good) goes to the first polled function. */
+static void rebalance(struct project *p)
+{
+	if (p->stopping || !p->disc.resolved)
+		return;
+	size_t live = count_streaming(p);
+	for (size_t i = 0; i < p->nfns && live < (size_t)p->conf.max_streams; i++) {
+		struct project_fn *fn = p->fns[i];
+		if (!fn->stream_open || fn->removed || fn->stream.gone ||
+		    fn->stream.mode != STREAM_MODE_POLL || uv_now(p->loop) < fn->stream_retry_at)
+			continue;
+		log_info(p->who, "a stream slot is free: %s is streamed from now on", fn->name);
+		stream_set_mode(&fn->stream, STREAM_MODE_SSE);
+		live++;
 	}
-	if (p->nstreams == 0)
-		log_warn(p->who, "the project has no functions to stream");
+	count_modes(p);
+}
+
+/* The server refused a stream for the concurrent-stream limit although the
+ * agent holds fewer: another client (a tail, a second agent) holds slots.
+ * Polling keeps the function followed; streaming is tried again later. */
+static void on_stream_limit(struct stream *s)
+{
+	struct project_fn *fn = s->data;
+	struct project *p = fn->project;
+	uint64_t wait = backoff_rand(p->conf.backoff_max_ms / 2, p->conf.backoff_max_ms);
+	if (s->retry_after_ms > wait)
+		wait = s->retry_after_ms;
+	fn->stream_retry_at = uv_now(p->loop) + wait;
+	p->stats.displaced++;
+	log_warn(p->who,
+	         "the API refused a stream for %s (HTTP 429: all %d of the project's streams are "
+	         "open, some by another client): polling it, streaming again in %" PRIu64
+	         " ms at the earliest (Retry-After and backoff_max)",
+	         fn->name, PROJECT_MAX_STREAMS, wait);
+	stream_set_mode(s, STREAM_MODE_POLL);
+	count_modes(p);
+}
+
+int project_fn_add(struct project *p, const char *id, const char *name)
+{
+	if (project_fn_find(p, id))
+		return 0;
+	struct project_fn **grown = realloc(p->fns, (p->nfns + 1) * sizeof(*p->fns));
+	if (!grown)
+		return LG_ENOMEM;
+	p->fns = grown;
+	struct project_fn *fn = calloc(1, sizeof(*fn));
+	if (!fn)
+		return LG_ENOMEM;
+	fn->project = p;
+	fn->id = strdup(id);
+	fn->name = strdup(name ? name : id);
+	if (!fn->id || !fn->name) {
+		free(fn->id);
+		free(fn->name);
+		free(fn);
+		return LG_ENOMEM;
+	}
+	p->fns[p->nfns++] = fn;
+	int rc = stream_init(&fn->stream, p->loop, &p->sconf, p->http, &p->auth, &p->api, p->router,
+	                     id, fn->name);
+	fn->stream_open = true; /* its handles exist even when init failed */
+	fn->stream.data = fn;
+	fn->stream.on_stream_limit = on_stream_limit;
+	if (rc)
+		return rc;
+	if (p->disc.resolved) {
+		enum stream_mode mode = next_mode(p);
+		log_info(p->who, "function %s (%s) added: %s", fn->name, fn->id,
+		         mode == STREAM_MODE_SSE ? "streaming it"
+		                                 : "polling it (every stream slot is taken)");
+		stream_start(&fn->stream, mode);
+		count_modes(p);
+	}
 	return 0;
 }
 
-static void fetch_list(struct project *p);
-
-static void on_retry_timer(uv_timer_t *t)
+static void free_fn(struct project_fn *fn)
 {
-	fetch_list(t->data);
+	free(fn->id);
+	free(fn->name);
+	free(fn->status);
+	free(fn);
 }
 
-static void retry_list(struct project *p)
+static void unlink_fn(struct project *p, struct project_fn *fn)
 {
-	uv_timer_start(&p->retry_timer, on_retry_timer, backoff_next(&p->backoff), 0);
-}
-
-static size_t on_list_body(char *ptr, size_t size, size_t n, void *ud)
-{
-	struct project *p = ud;
-	return buf_append(&p->list_body, ptr, size * n) == 0 ? size * n : 0;
-}
-
-static void on_list_done(struct httpc_req *req, CURLcode result)
-{
-	struct project *p = req->data;
-	long status = httpc_status(req);
-	if (p->stopping)
-		goto out;
-	if (result != CURLE_OK || status == 429 || status >= 500) {
-		log_warn(p->who, "listing functions failed (%s); retrying",
-		         result != CURLE_OK ? httpc_strerror(req, result) : "server busy");
-		retry_list(p);
-		goto out;
-	}
-	if (status == 401) {
-		auth_invalidate(&p->auth, p->list_token);
-		log_warn(p->who, "listing functions: HTTP 401; refreshing the token");
-		retry_list(p);
-		goto out;
-	}
-	if (status != 200) {
-		log_error(p->who,
-		          "listing functions: HTTP %ld (check project_id and the key's "
-		          "access)",
-		          status);
-		fatal(p);
-		goto out;
-	}
-	cJSON *doc =
-	    cJSON_ParseWithLength(p->list_body.data ? p->list_body.data : "", p->list_body.len);
-	const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "functions");
-	if (!cJSON_IsArray(list)) {
-		log_error(p->who, "the functions list is not in the expected shape; retrying");
-		cJSON_Delete(doc);
-		retry_list(p);
-		goto out;
-	}
-	int rc = resolve(p, list);
-	cJSON_Delete(doc);
-	if (rc != 0) {
-		fatal(p);
-		goto out;
-	}
-	log_info(p->who, "streaming %zu function(s)", p->nstreams);
-	for (size_t i = 0; i < p->nstreams; i++)
-		stream_start(p->streams[i]);
-out:
-	buf_free(&p->list_body);
-}
-
-static void on_list_token(struct auth_wait *w, const char *token, int err)
-{
-	struct project *p = (struct project *)((char *)w - offsetof(struct project, wait));
-	if (p->stopping || err == LG_ECLOSED)
-		return;
-	if (err) {
-		retry_list(p);
+	for (size_t i = 0; i < p->nfns; i++) {
+		if (p->fns[i] != fn)
+			continue;
+		memmove(p->fns + i, p->fns + i + 1, (p->nfns - i - 1) * sizeof(*p->fns));
+		p->nfns--;
 		return;
 	}
-	char url[4096];
-	CURL *e = p->list_req.easy;
-	char *pid = curl_easy_escape(e, p->conf.project_id, 0);
-	size_t base = strlen(p->conf.api_url);
-	while (base && p->conf.api_url[base - 1] == '/')
-		base--;
-	snprintf(url, sizeof(url), "%.*s/v1/projects/%s/functions", (int)base, p->conf.api_url,
-	         pid ? pid : "");
-	curl_free(pid);
-	free(p->list_token);
-	p->list_token = strdup(token);
-	struct buf h;
-	buf_init(&h, 20000);
-	buf_printf(&h, "Authorization: Bearer %s", token);
-	struct curl_slist *hdrs = curl_slist_append(NULL, h.data);
-	buf_free(&h);
-	curl_easy_reset(e);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_list_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
-	httpc_set_common(e, p->conf.proxy, p->conf.ca_file);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30000L);
-	buf_init(&p->list_body, LIST_MAX_BODY);
-	/* curl copies nothing of the header list: keep it until the end. */
-	p->list_req.data = p;
-	if (httpc_start(p->http, &p->list_req) != 0) {
-		curl_slist_free_all(hdrs);
+}
+
+static void on_retired(struct stream *s)
+{
+	struct project_fn *fn = s->data;
+	struct project *p = fn->project;
+	log_info(p->who, "function %s let go: its records are acknowledged, its checkpoint written",
+	         fn->name);
+	bool counted = fn->close_counted;
+	unlink_fn(p, fn);
+	free_fn(fn);
+	if (counted)
+		project_part_closed(p);
+}
+
+/* A removed function is let go once nothing refers to it: its records are
+ * all acknowledged (the checkpoint is written last) and no control record
+ * or request is in flight. */
+static void maybe_retire(struct project_fn *fn)
+{
+	if (!fn->removed || fn->retiring || fn->holds || stream_in_flight(&fn->stream))
+		return;
+	fn->retiring = true;
+	stream_save_checkpoint(&fn->stream);
+	if (fn->project->closing) {
+		fn->project->pending_close++;
+		fn->close_counted = true;
+	}
+	stream_close(&fn->stream, on_retired);
+}
+
+void project_fn_remove(struct project_fn *fn)
+{
+	struct project *p = fn->project;
+	if (fn->removed)
+		return;
+	fn->removed = true;
+	p->stats.removed++;
+	stream_stop(&fn->stream);
+	log_info(p->who,
+	         "function %s (%s) is no longer in the project: stopped following it (its "
+	         "checkpoint is kept)",
+	         fn->name, fn->id);
+	rebalance(p);
+	maybe_retire(fn);
+}
+
+void project_fn_release(struct project_fn *fn)
+{
+	if (!fn)
+		return;
+	fn->holds--;
+	maybe_retire(fn);
+}
+
+void project_record_done(struct record *r)
+{
+	if (r->kind == RECORD_REQUEST) {
+		struct stream *s = r->origin;
+		stream_record_done(s, r);
+		maybe_retire(s->data);
 		return;
 	}
-	curl_slist_free_all(p->list_hdrs);
-	p->list_hdrs = hdrs;
+	project_fn_release(r->origin);
 }
 
-static void fetch_list(struct project *p)
+static void list_names(struct buf *b, const struct project *p, enum stream_mode mode)
 {
-	if (p->stopping)
-		return;
-	auth_get(&p->auth, &p->wait);
+	size_t n = 0;
+	for (size_t i = 0; i < p->nfns; i++) {
+		const struct project_fn *fn = p->fns[i];
+		if (fn->stream.mode == mode && !fn->removed)
+			buf_printf(b, "%s%s", n++ ? ", " : "", fn->name);
+	}
 }
 
-int project_start(struct project *p, uv_loop_t *loop, struct httpc *http, struct router *router)
+void project_functions_ready(struct project *p)
+{
+	size_t slots = (size_t)p->conf.max_streams;
+	for (size_t i = 0; i < p->nfns; i++)
+		stream_start(&p->fns[i]->stream, i < slots ? STREAM_MODE_SSE : STREAM_MODE_POLL);
+	count_modes(p);
+	struct buf b;
+	buf_init(&b, 16384);
+	buf_printf(&b, "following %zu function(s): ", p->nfns);
+	if (p->stats.streamed) {
+		buf_printf(&b, "streaming %" PRIu64 " (", p->stats.streamed);
+		list_names(&b, p, STREAM_MODE_SSE);
+		buf_puts(&b, ")");
+	}
+	if (p->stats.polled) {
+		buf_printf(&b, "%spolling %" PRIu64 " every %" PRIu64 " ms (",
+		           p->stats.streamed ? "; " : "", p->stats.polled,
+		           p->conf.poll_interval_ms);
+		list_names(&b, p, STREAM_MODE_POLL);
+		buf_printf(&b,
+		           "): the API allows %d concurrent streams per project (max_streams = "
+		           "%" PRId64 ")",
+		           PROJECT_MAX_STREAMS, p->conf.max_streams);
+	}
+	if (p->nfns)
+		log_info(p->who, "%s", b.data ? b.data : "");
+	else
+		log_warn(p->who, "the project has no functions to follow");
+	buf_free(&b);
+	if (monitor_start(p) != 0)
+		log_error(p->who, "cannot start the status and metrics pollers: out of memory");
+}
+
+/* ---- life ---- */
+
+int project_open(struct project *p, uv_loop_t *loop, struct httpc *http, struct router *router)
 {
 	p->loop = loop;
 	p->http = http;
@@ -411,6 +522,7 @@ int project_start(struct project *p, uv_loop_t *loop, struct httpc *http, struct
 	sc->backoff_max_ms = c->backoff_max_ms;
 	sc->max_ids = (size_t)c->max_dedup_ids;
 	sc->max_in_flight = (size_t)c->max_in_flight;
+	sc->poll_interval_ms = c->poll_interval_ms;
 	sc->state_dir = p->state_dir;
 	sc->norm.project_id = c->project_id;
 	sc->norm.include_bodies = c->include_bodies;
@@ -426,50 +538,60 @@ int project_start(struct project *p, uv_loop_t *loop, struct httpc *http, struct
 	    .static_token = c->token,
 	    .proxy = c->proxy,
 	    .ca_file = c->ca_file,
+	    .backoff_base_ms = c->backoff_base_ms,
+	    .backoff_max_ms = c->backoff_max_ms,
 	};
 	if (auth_init(&p->auth, loop, http, &ac, p->who) != 0)
 		return LG_ENOMEM;
 	p->auth_open = true;
-	p->wait.cb = on_list_token;
-	p->list_req.easy = curl_easy_init();
-	if (!p->list_req.easy)
+	struct api_conf apc = {
+	    .api_url = c->api_url,
+	    .project_id = c->project_id,
+	    .proxy = c->proxy,
+	    .ca_file = c->ca_file,
+	    .backoff_base_ms = c->backoff_base_ms,
+	    .backoff_max_ms = c->backoff_max_ms,
+	    .limit = {(unsigned)c->api_rate_limit, (unsigned)c->logs_rate_limit},
+	    .window_ms = c->rate_limit_window_ms,
+	};
+	p->api_open = true; /* api_close copes with a half-made one */
+	if (api_init(&p->api, loop, http, &p->auth, &apc, p->who) != 0)
 		return LG_ENOMEM;
-	p->list_req.done = on_list_done;
-	p->list_req.data = p;
-	uv_timer_init(loop, &p->retry_timer);
-	p->retry_timer.data = p;
-	p->timer_open = true;
-	backoff_init(&p->backoff, c->backoff_base_ms, c->backoff_max_ms);
-	fetch_list(p);
 	return 0;
+}
+
+int project_start(struct project *p, uv_loop_t *loop, struct httpc *http, struct router *router)
+{
+	int rc = project_open(p, loop, http, router);
+	return rc ? rc : discovery_start(p);
 }
 
 void project_stop(struct project *p)
 {
 	p->stopping = true;
-	if (p->timer_open)
-		uv_timer_stop(&p->retry_timer);
-	if (p->auth_open)
-		auth_cancel(&p->auth, &p->wait);
-	if (p->list_req.easy)
-		httpc_cancel(&p->list_req);
-	for (size_t i = 0; i < p->nstreams; i++)
-		stream_stop(p->streams[i]);
+	discovery_stop(p);
+	monitor_stop(p);
+	for (size_t i = 0; i < p->nfns; i++)
+		if (p->fns[i]->stream_open)
+			stream_stop(&p->fns[i]->stream);
 }
 
 void project_resume(struct project *p)
 {
-	for (size_t i = 0; i < p->nstreams; i++)
-		stream_resume(p->streams[i]);
+	for (size_t i = 0; i < p->nfns; i++)
+		if (p->fns[i]->stream_open && !p->fns[i]->removed)
+			stream_resume(&p->fns[i]->stream);
 }
 
 void project_save_checkpoints(struct project *p)
 {
-	for (size_t i = 0; i < p->nstreams; i++)
-		stream_save_checkpoint(p->streams[i]);
+	for (size_t i = 0; i < p->nfns; i++)
+		if (p->fns[i]->stream_open && !p->fns[i]->retiring)
+			stream_save_checkpoint(&p->fns[i]->stream);
+	rebalance(p);
 }
 
-static void part_closed(struct project *p)
+void project_part_closed(struct project *p)
 {
 	if (--p->pending_close > 0)
 		return;
@@ -480,54 +602,69 @@ static void part_closed(struct project *p)
 
 static void on_stream_closed(struct stream *s)
 {
-	part_closed(s->data);
+	struct project_fn *fn = s->data;
+	fn->stream_open = false;
+	project_part_closed(fn->project);
+}
+
+static void on_api_closed(struct api *a)
+{
+	project_part_closed((struct project *)((char *)a - offsetof(struct project, api)));
 }
 
 static void on_auth_closed(struct auth *a)
 {
-	part_closed((struct project *)((char *)a - offsetof(struct project, auth)));
+	project_part_closed((struct project *)((char *)a - offsetof(struct project, auth)));
 }
 
-static void on_timer_closed(uv_handle_t *h)
+/* Everything that uses the token and the API closes first, then the API
+ * client, then the token. */
+static void close_tail(struct project *p)
 {
-	part_closed(h->data);
+	if (p->api_open) {
+		p->api_open = false;
+		p->pending_close++;
+		api_close(&p->api, on_api_closed);
+	}
+	if (p->auth_open) {
+		p->auth_open = false;
+		p->pending_close++;
+		auth_close(&p->auth, on_auth_closed);
+	}
 }
 
 void project_close(struct project *p, void (*closed)(struct project *p))
 {
 	project_stop(p);
+	p->closing = true;
 	p->closed_cb = closed;
 	p->pending_close = 1;
-	for (size_t i = 0; i < p->nstreams; i++) {
+	for (size_t i = 0; i < p->nfns; i++) {
+		struct project_fn *fn = p->fns[i];
+		if (fn->retiring && !fn->close_counted) {
+			p->pending_close++;
+			fn->close_counted = true;
+		}
+		if (!fn->stream_open || fn->retiring)
+			continue;
 		p->pending_close++;
-		p->streams[i]->data = p;
-		stream_close(p->streams[i], on_stream_closed);
+		stream_close(&fn->stream, on_stream_closed);
 	}
-	if (p->auth_open) {
-		p->pending_close++;
-		auth_close(&p->auth, on_auth_closed);
-	}
-	if (p->timer_open) {
-		p->pending_close++;
-		uv_close((uv_handle_t *)&p->retry_timer, on_timer_closed);
-	}
-	part_closed(p);
+	discovery_close(p);
+	monitor_close(p);
+	close_tail(p);
+	project_part_closed(p);
 }
 
 void project_free(struct project *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->nstreams; i++)
-		free(p->streams[i]);
-	free(p->streams);
-	if (p->list_req.easy)
-		curl_easy_cleanup(p->list_req.easy);
-	curl_slist_free_all(p->list_hdrs);
-	buf_free(&p->list_body);
+	for (size_t i = 0; i < p->nfns; i++)
+		free_fn(p->fns[i]);
+	free(p->fns);
 	opts_free(project_opts, &p->conf);
 	free(p->labels_json);
-	free(p->list_token);
 	free(p->name);
 	free(p->who);
 	free(p);

@@ -247,7 +247,9 @@ static int setup_common(struct router_sink *rs, const struct conf_section *sec,
 		buf_puts(&path, c->dead_letter_dir);
 	else
 		buf_printf(&path, "%s/dead-letter", state_dir ? state_dir : ".");
-	if (!check_only && mkdir_p(path.data) != 0) {
+	/* A sink of a command without a state directory (tail's printer)
+	 * rejects nothing; no dead-letter directory is made for it. */
+	if (!check_only && (c->dead_letter_dir || state_dir) && mkdir_p(path.data) != 0) {
 		conf_err(errs, sec->file, sec->line,
 		         "[sink %s]: cannot create dead-letter dir %s: %s", sec->name, path.data,
 		         strerror(errno));
@@ -258,6 +260,69 @@ static int setup_common(struct router_sink *rs, const struct conf_section *sec,
 	return rc;
 }
 
+int router_add_sink(struct router *rt, const struct conf_section *sec, const struct sink_type *type,
+                    const char *state_dir, uint64_t max_event_size, bool check_only,
+                    struct conf_errs *errs)
+{
+	struct router_sink *rs = calloc(1, sizeof(*rs));
+	struct router_sink **grown = realloc(rt->sinks, (rt->nsinks + 1) * sizeof(*rt->sinks));
+	if (!rs || !grown) {
+		free(rs);
+		if (grown)
+			rt->sinks = grown;
+		return LG_ENOMEM;
+	}
+	rt->sinks = grown;
+	rt->sinks[rt->nsinks++] = rs;
+	rs->router = rt;
+	struct sink *s = &rs->sink;
+	s->name = strdup(sec->name);
+	struct buf who;
+	buf_init(&who, 1024);
+	buf_printf(&who, "sink %s", sec->name);
+	s->who = buf_detach(&who, NULL);
+	s->loop = rt->loop;
+	s->check_only = check_only;
+	s->file = sec->file;
+	s->line = sec->line;
+	s->section = sec;
+	s->max_event_size = max_event_size;
+	s->max_record_size = 3 * max_event_size + (1 << 20);
+	s->state_dir = state_dir;
+	s->http = check_only ? NULL : rt->http;
+	s->on_ack = on_ack;
+	s->router_data = rs;
+	rs->closed = true; /* until open succeeds */
+	if (opts_apply(sink_common_opts, &rs->common, sec, errs) != 0)
+		return LG_ECONFIG;
+	s->type = type ? type : sink_type_find(rs->common.type);
+	if (!s->type) {
+		struct opt_origin o = opts_origin(sec, "type");
+		conf_err(errs, o.file, o.line, "[sink %s]: unknown sink type '%s'", sec->name,
+		         rs->common.type);
+		return LG_ECONFIG;
+	}
+	int result = 0;
+	if (setup_common(rs, sec, state_dir, check_only, errs) != 0)
+		result = LG_ECONFIG;
+	s->queue_max_records = (uint64_t)rs->common.queue_max_records;
+	s->queue_max_bytes = rs->common.queue_max_bytes;
+	if (s->type->conf_size) {
+		s->conf = calloc(1, s->type->conf_size);
+		if (!s->conf)
+			return LG_ENOMEM;
+	}
+	if (s->type->opts && opts_apply(s->type->opts, s->conf, sec, errs) != 0)
+		result = LG_ECONFIG;
+	conf_check_unused(sec, errs);
+	if (errs->count || result)
+		return LG_ECONFIG;
+	if (s->type->open(s, errs) != 0)
+		return LG_ECONFIG;
+	rs->closed = false;
+	return 0;
+}
+
 int router_add_sinks(struct router *rt, const struct conf *c, const char *state_dir,
                      uint64_t max_event_size, bool check_only, struct conf_errs *errs)
 {
@@ -266,67 +331,12 @@ int router_add_sinks(struct router *rt, const struct conf *c, const char *state_
 		const struct conf_section *sec = &c->sections[i];
 		if (strcmp(sec->type, "sink") != 0)
 			continue;
-		struct router_sink *rs = calloc(1, sizeof(*rs));
-		struct router_sink **grown =
-		    realloc(rt->sinks, (rt->nsinks + 1) * sizeof(*rt->sinks));
-		if (!rs || !grown) {
-			free(rs);
-			if (grown)
-				rt->sinks = grown;
-			return LG_ENOMEM;
-		}
-		rt->sinks = grown;
-		rt->sinks[rt->nsinks++] = rs;
-		rs->router = rt;
-		struct sink *s = &rs->sink;
-		s->name = strdup(sec->name);
-		struct buf who;
-		buf_init(&who, 1024);
-		buf_printf(&who, "sink %s", sec->name);
-		s->who = buf_detach(&who, NULL);
-		s->loop = rt->loop;
-		s->check_only = check_only;
-		s->file = sec->file;
-		s->line = sec->line;
-		s->section = sec;
-		s->max_event_size = max_event_size;
-		s->max_record_size = 3 * max_event_size + (1 << 20);
-		s->state_dir = state_dir;
-		s->http = check_only ? NULL : rt->http;
-		s->on_ack = on_ack;
-		s->router_data = rs;
-		rs->closed = true; /* until open succeeds */
-		if (opts_apply(sink_common_opts, &rs->common, sec, errs) != 0) {
-			result = LG_ECONFIG;
-			continue;
-		}
-		s->type = sink_type_find(rs->common.type);
-		if (!s->type) {
-			struct opt_origin o = opts_origin(sec, "type");
-			conf_err(errs, o.file, o.line, "[sink %s]: unknown sink type '%s'",
-			         sec->name, rs->common.type);
-			result = LG_ECONFIG;
-			continue;
-		}
-		if (setup_common(rs, sec, state_dir, check_only, errs) != 0)
-			result = LG_ECONFIG;
-		s->queue_max_records = (uint64_t)rs->common.queue_max_records;
-		s->queue_max_bytes = rs->common.queue_max_bytes;
-		if (s->type->conf_size) {
-			s->conf = calloc(1, s->type->conf_size);
-			if (!s->conf)
-				return LG_ENOMEM;
-		}
-		if (s->type->opts && opts_apply(s->type->opts, s->conf, sec, errs) != 0)
-			result = LG_ECONFIG;
-		conf_check_unused(sec, errs);
-		if (errs->count || result)
-			continue;
-		if (s->type->open(s, errs) != 0) {
-			result = LG_ECONFIG;
-			continue;
-		}
-		rs->closed = false;
+		int rc =
+		    router_add_sink(rt, sec, NULL, state_dir, max_event_size, check_only, errs);
+		if (rc == LG_ENOMEM)
+			return rc;
+		if (rc)
+			result = rc;
 	}
 	return errs->count ? LG_ECONFIG : result;
 }

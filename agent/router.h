@@ -71,6 +71,11 @@ void router_init(struct router *rt, uv_loop_t *loop);
  * 1 MiB). */
 int router_add_sinks(struct router *rt, const struct conf *c, const char *state_dir,
                      uint64_t max_event_size, bool check_only, struct conf_errs *errs);
+/* Adds the one sink of section sec; type NULL: the registered type its
+ * `type` key names (the commands pass their own, e.g. tail's printer). */
+int router_add_sink(struct router *rt, const struct conf_section *sec, const struct sink_type *type,
+                    const char *state_dir, uint64_t max_event_size, bool check_only,
+                    struct conf_errs *errs);
 /* Routes r (r->origin and r->seq set by the caller). r->pending is set to
  * the number of sinks that took it; when 0, on_done is not called and the
  * record is already done on return. */

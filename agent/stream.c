@@ -26,17 +26,26 @@ const char *stream_state_name(enum stream_state st)
 		return "streaming";
 	case STREAM_BACKOFF:
 		return "backoff";
+	case STREAM_POLLING:
+		return "polling";
+	case STREAM_POLL_WAIT:
+		return "poll_wait";
 	case STREAM_STOPPED:
 		return "stopped";
 	}
 	return "unknown";
 }
 
+const char *stream_mode_name(enum stream_mode m)
+{
+	return m == STREAM_MODE_SSE ? "stream" : m == STREAM_MODE_POLL ? "poll" : "window";
+}
+
 static void connect_now(struct stream *s);
 
 /* Whether the stream may read: its sinks have room and the records it has in
  * flight (held back by one slow sink) stay well under the ack queue's cap. */
-static bool can_read(const struct stream *s)
+bool stream_can_read(const struct stream *s)
 {
 	if (ackq_len(&s->ackq) >= s->conf->max_in_flight)
 		return false;
@@ -45,13 +54,22 @@ static bool can_read(const struct stream *s)
 
 static void on_retry_timer(uv_timer_t *t)
 {
-	connect_now(t->data);
+	struct stream *s = t->data;
+	if (s->mode == STREAM_MODE_SSE)
+		connect_now(s);
+	else
+		stream_poll_now(s);
+}
+
+void stream_schedule(struct stream *s, enum stream_state st, uint64_t delay_ms)
+{
+	s->state = st;
+	uv_timer_start(&s->retry_timer, on_retry_timer, delay_ms, 0);
 }
 
 static void schedule(struct stream *s, uint64_t delay_ms)
 {
-	s->state = STREAM_BACKOFF;
-	uv_timer_start(&s->retry_timer, on_retry_timer, delay_ms, 0);
+	stream_schedule(s, STREAM_BACKOFF, delay_ms);
 }
 
 static void back_off(struct stream *s)
@@ -63,14 +81,14 @@ static void back_off(struct stream *s)
 
 /* ---- SSE events to records ---- */
 
-static void on_event(void *ud, const struct sse_event *ev)
+/* Returns whether the event was a valid one (new or not). */
+static bool ingest(struct stream *s, const char *data, size_t len)
 {
-	struct stream *s = ud;
 	struct record *r = NULL;
 	const char *why = NULL;
 	struct norm_stats ns = {0};
 	s->stats.events++;
-	if (norm_event(&s->norm, &s->scratch, ev->data, ev->data_len, &r, &ns, &why) != 0) {
+	if (norm_event(&s->norm, &s->scratch, data, len, &r, &ns, &why) != 0) {
 		s->stats.malformed++;
 		why = why ? why : "invalid";
 		/* Reasons differ in detail (a byte offset, a detail after a colon); one
@@ -85,15 +103,13 @@ static void on_event(void *ud, const struct sse_event *ev)
 			snprintf(s->last_malformed, sizeof(s->last_malformed), "%.*s", (int)kind,
 			         why);
 		}
-		return;
+		return false;
 	}
 	s->stats.utf8_repaired += ns.utf8_repaired;
-	if (ev->id_len)
-		ckpt_set_last_event_id(&s->ckpt, ev->id, ev->id_len);
 	if (ckpt_delivered(&s->ckpt, r->id_hash) || idset_has(&s->seen, r->id_hash)) {
 		s->stats.duplicates++;
 		record_unref(r);
-		return;
+		return true;
 	}
 	uint64_t seq;
 	if (ackq_push(&s->ackq, r->start_ms, r->id_hash, uv_now(s->loop), &seq) != 0) {
@@ -102,7 +118,7 @@ static void on_event(void *ud, const struct sse_event *ev)
 		log_error(s->who, "too many records in flight; reconnecting");
 		record_unref(r);
 		s->abort_transfer = true;
-		return;
+		return true;
 	}
 	if (idset_add(&s->seen, r->id_hash, r->start_ms) < 0) {
 		idset_prune(&s->seen, ckpt_keep_from(&s->ckpt));
@@ -121,6 +137,27 @@ static void on_event(void *ud, const struct sse_event *ev)
 	if (r->pending == 0)
 		stream_record_done(s, r);
 	record_unref(r);
+	return true;
+}
+
+void stream_gone(struct stream *s)
+{
+	s->state = STREAM_STOPPED;
+	s->gone = true;
+	if (s->on_gone)
+		s->on_gone(s);
+}
+
+void stream_ingest(struct stream *s, const char *data, size_t len)
+{
+	ingest(s, data, len);
+}
+
+static void on_event(void *ud, const struct sse_event *ev)
+{
+	struct stream *s = ud;
+	if (ingest(s, ev->data, ev->data_len) && ev->id_len)
+		ckpt_set_last_event_id(&s->ckpt, ev->id, ev->id_len);
 }
 
 static void on_retry(void *ud, uint64_t ms)
@@ -171,24 +208,6 @@ static void touch(struct stream *s)
 	uv_timer_start(&s->idle_timer, on_idle, s->conf->idle_timeout_ms, 0);
 }
 
-static uint64_t parse_retry_after(const char *v, size_t len)
-{
-	char tmp[64];
-	if (len >= sizeof(tmp))
-		return 0;
-	memcpy(tmp, v, len);
-	tmp[len] = '\0';
-	char *end;
-	unsigned long long secs = strtoull(tmp, &end, 10);
-	if (end != tmp && *end == '\0')
-		return secs > 86400 ? 86400000 : secs * 1000;
-	time_t when = curl_getdate(tmp, NULL);
-	time_t now = time(NULL);
-	if (when <= 0)
-		return 0;
-	return when > now ? (uint64_t)(when - now) * 1000 : 0;
-}
-
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
 	struct stream *s = ud;
@@ -209,6 +228,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 			s->state = STREAM_STREAMING;
 			s->stats.connects++;
 			s->refreshed_after_401 = false;
+			auth_confirm(s->auth);
 			sse_reset(&s->sse);
 			log_info(s->who, "connected");
 		}
@@ -225,7 +245,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 	if (nlen == 12 && strncasecmp(buf, "content-type", 12) == 0)
 		s->is_sse = vlen >= 17 && strncasecmp(v, "text/event-stream", 17) == 0;
 	else if (nlen == 11 && strncasecmp(buf, "retry-after", 11) == 0)
-		s->retry_after_ms = parse_retry_after(v, vlen);
+		s->retry_after_ms = httpc_parse_retry_after(v, vlen);
 	return len;
 }
 
@@ -245,7 +265,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
 	touch(s);
 	if (sse_feed(&s->sse, buf, len) != 0 || s->abort_transfer)
 		return 0;
-	if (!can_read(s))
+	if (!stream_can_read(s))
 		s->want_pause = true;
 	return len;
 }
@@ -296,16 +316,21 @@ static void on_done(struct httpc_req *req, CURLcode result)
 		return;
 	case 403:
 	case 404:
-		s->state = STREAM_STOPPED;
 		log_error(s->who, "HTTP %ld: %s; this stream is stopped, others go on", st,
 		          st == 403 ? "the key has no access to this function"
 		                    : "no such function or project");
+		stream_gone(s);
 		return;
 	case 204:
-		s->state = STREAM_STOPPED;
 		log_warn(s->who, "HTTP 204: the server asked not to reconnect; stream stopped");
+		stream_gone(s);
 		return;
 	case 429:
+		if (s->on_stream_limit) {
+			s->on_stream_limit(s);
+			return;
+		}
+		/* fall through */
 	case 503:
 		log_warn(s->who, "HTTP %ld: retrying in %s", st,
 		         s->retry_after_ms ? "the time Retry-After asks" : "a backoff");
@@ -399,7 +424,7 @@ static void start_request(struct stream *s, const char *token)
 	s->got_data = false;
 	s->retry_after_ms = 0;
 	s->abort_transfer = false;
-	s->want_pause = !can_read(s);
+	s->want_pause = !stream_can_read(s);
 	s->paused = false;
 	s->state = STREAM_CONNECTING;
 	sse_reset(&s->sse);
@@ -430,7 +455,7 @@ static void connect_now(struct stream *s)
 		return;
 	/* Connecting only to pause at once would let the server buffer the
 	 * whole replay for nothing (and drop us); wait for the sinks. */
-	if (!can_read(s)) {
+	if (!stream_can_read(s)) {
 		s->wait_drain = true;
 		s->state = STREAM_BACKOFF;
 		return;
@@ -442,14 +467,22 @@ static void connect_now(struct stream *s)
 /* ---- life ---- */
 
 int stream_init(struct stream *s, uv_loop_t *loop, const struct stream_conf *conf,
-                struct httpc *http, struct auth *auth, struct router *router,
+                struct httpc *http, struct auth *auth, struct api *api, struct router *router,
                 const char *function_id, const char *function_name)
 {
 	memset(s, 0, sizeof(*s));
+	/* The handles first: stream_close() must work even after a failure. */
+	uv_timer_init(loop, &s->retry_timer);
+	uv_timer_init(loop, &s->idle_timer);
+	s->retry_timer.data = s;
+	s->idle_timer.data = s;
+	s->open_handles = 2;
+	s->state = STREAM_STOPPED;
 	s->conf = conf;
 	s->loop = loop;
 	s->http = http;
 	s->auth = auth;
+	s->api = api;
 	s->router = router;
 	s->function_id = strdup(function_id);
 	s->function_name = strdup(function_name ? function_name : function_id);
@@ -477,18 +510,13 @@ int stream_init(struct stream *s, uv_loop_t *loop, const struct stream_conf *con
 	buf_init(&s->ckpt_data, SIZE_MAX / 2);
 	ackq_init(&s->ackq, conf->max_in_flight + ACKQ_SLACK);
 	backoff_init(&s->backoff, conf->backoff_base_ms, conf->backoff_max_ms);
-	uv_timer_init(loop, &s->retry_timer);
-	uv_timer_init(loop, &s->idle_timer);
-	s->retry_timer.data = s;
-	s->idle_timer.data = s;
-	s->open_handles = 2;
-	s->state = STREAM_STOPPED;
 	return 0;
 }
 
-void stream_start(struct stream *s)
+/* Reads the checkpoint; with none, `origin` becomes the starting point. */
+static void load_checkpoint(struct stream *s, int64_t origin, const char *first_run)
 {
-	int rc = ckpt_load(&s->ckpt, s->conf->state_dir, s->key);
+	int rc = s->conf->state_dir ? ckpt_load(&s->ckpt, s->conf->state_dir, s->key) : LG_ENOENT;
 	if (rc == 0 && ckpt_resume_since(&s->ckpt) != INT64_MIN) {
 		char ts[NORM_TIME_LEN];
 		norm_format_time(ckpt_resume_since(&s->ckpt), ts);
@@ -496,32 +524,101 @@ void stream_start(struct stream *s)
 		         "resuming from checkpoint: since %s (%zu ids in the overlap window)", ts,
 		         idset_len(&s->ckpt.delivered));
 	} else if (rc == LG_EPARSE) {
-		log_error(s->who,
-		          "checkpoint is corrupt (kept as .corrupt); starting as on a first "
-		          "run (initial_lookback)");
+		log_error(s->who, "checkpoint is corrupt (kept as .corrupt); starting as on %s",
+		          first_run);
 	} else if (rc != LG_ENOENT) {
-		log_error(s->who,
-		          "cannot read checkpoint: %s; starting as on a first run "
-		          "(initial_lookback)",
-		          lg_strerror(rc));
+		log_error(s->who, "cannot read checkpoint: %s; starting as on %s", lg_strerror(rc),
+		          first_run);
 	}
 	if (ckpt_resume_since(&s->ckpt) == INT64_MIN) {
 		/* A first run: the starting point is saved at once, so records
 		 * read now and not acknowledged before a stop or a crash are read
 		 * again at the next start instead of being skipped for live ones. */
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		ckpt_set_origin(&s->ckpt, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 -
-		                              (int64_t)s->conf->initial_lookback_ms);
+		ckpt_set_origin(&s->ckpt, origin);
 		stream_save_checkpoint(s);
 	}
-	connect_now(s);
+}
+
+static void follow(struct stream *s)
+{
+	if (s->mode == STREAM_MODE_SSE)
+		connect_now(s);
+	else
+		stream_poll_now(s);
+}
+
+void stream_start(struct stream *s, enum stream_mode mode)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t origin = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 -
+	                 (int64_t)s->conf->initial_lookback_ms;
+	load_checkpoint(s, origin, "a first run (initial_lookback)");
+	s->mode = mode;
+	if (mode != STREAM_MODE_SSE && stream_poll_init(s) != 0) {
+		log_error(s->who, "out of memory");
+		s->state = STREAM_STOPPED;
+		return;
+	}
+	follow(s);
+}
+
+int stream_start_window(struct stream *s, const char *key, const struct history_query *q,
+                        void (*done)(struct stream *s, int err))
+{
+	char *k = strdup(key);
+	if (!k)
+		return LG_ENOMEM;
+	free(s->key);
+	s->key = k;
+	s->mode = STREAM_MODE_WINDOW;
+	s->window = *q;
+	s->window_done = done;
+	int rc = stream_poll_init(s);
+	if (rc)
+		return rc;
+	load_checkpoint(s, q->start_ms, "a new export");
+	follow(s);
+	return 0;
+}
+
+void stream_set_mode(struct stream *s, enum stream_mode mode)
+{
+	if (s->mode == mode || s->stopping || s->gone)
+		return;
+	if (mode != STREAM_MODE_SSE && stream_poll_init(s) != 0) {
+		log_error(s->who, "out of memory: staying in %s mode", stream_mode_name(s->mode));
+		return;
+	}
+	log_info(s->who, "switching from %s mode to %s mode", stream_mode_name(s->mode),
+	         stream_mode_name(mode));
+	uv_timer_stop(&s->retry_timer);
+	uv_timer_stop(&s->idle_timer);
+	if (s->mode == STREAM_MODE_SSE) {
+		auth_cancel(s->auth, &s->auth_wait);
+		httpc_cancel(&s->req);
+		s->paused = s->want_pause = s->wait_drain = false;
+	} else {
+		stream_poll_stop(s);
+	}
+	s->mode = mode;
+	backoff_reset(&s->backoff);
+	follow(s);
+}
+
+size_t stream_in_flight(const struct stream *s)
+{
+	return ackq_len(&s->ackq);
 }
 
 void stream_resume(struct stream *s)
 {
-	if (!can_read(s))
+	if (!stream_can_read(s))
 		return;
+	if (s->mode != STREAM_MODE_SSE) {
+		stream_poll_resume(s);
+		return;
+	}
 	s->want_pause = false;
 	if (s->wait_drain) {
 		s->wait_drain = false;
@@ -542,6 +639,7 @@ void stream_stop(struct stream *s)
 	uv_timer_stop(&s->idle_timer);
 	auth_cancel(s->auth, &s->auth_wait);
 	httpc_cancel(&s->req);
+	stream_poll_stop(s);
 	s->state = STREAM_STOPPED;
 }
 
@@ -583,6 +681,8 @@ int stream_save_checkpoint(struct stream *s)
 	int64_t floor = ckpt_keep_from(&s->ckpt);
 	if (floor != INT64_MIN)
 		idset_prune(&s->seen, floor);
+	if (!s->conf->state_dir)
+		s->ckpt.dirty = false;
 	if (!s->ckpt.dirty)
 		return 0;
 	if (s->ckpt_writing) {
@@ -641,19 +741,32 @@ static void on_handle_closed(uv_handle_t *h)
 	maybe_freed(s);
 }
 
+static void on_hist_closed(struct history *h)
+{
+	struct stream *s = h->data;
+	s->hist_open = false;
+	s->open_handles--;
+	maybe_freed(s);
+}
+
 void stream_close(struct stream *s, void (*closed)(struct stream *s))
 {
 	const struct stream_stats *st = &s->stats;
-	if (st->connects || st->events)
+	if (st->connects || st->events || st->polls)
 		log_info(s->who,
 		         "%" PRIu64 " events: %" PRIu64 " records, %" PRIu64 " duplicates dropped, "
 		         "%" PRIu64 " malformed, %" PRIu64 " oversized, %" PRIu64
-		         " repaired UTF-8; %" PRIu64 " connections, %" PRIu64 " pauses",
+		         " repaired UTF-8; %" PRIu64 " connections, %" PRIu64 " polls, %" PRIu64
+		         " pauses",
 		         st->events, st->records, st->duplicates, st->malformed, st->oversized,
-		         st->utf8_repaired, st->connects, st->pauses);
+		         st->utf8_repaired, st->connects, st->polls, st->pauses);
 	stream_stop(s);
 	s->closing = true;
 	s->closed = closed;
+	if (s->hist_open) {
+		s->open_handles++;
+		history_close(&s->hist, on_hist_closed);
+	}
 	uv_close((uv_handle_t *)&s->retry_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&s->idle_timer, on_handle_closed);
 }

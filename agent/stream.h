@@ -1,13 +1,25 @@
-/* stream: one function's live log stream. It owns the SSE connection (a
- * curl transfer on the shared httpc), the parser, the normalizer's scratch,
- * the dedup sets and the ack queue, and the checkpoint of the function; it
- * hands each new record to the router.
+/* stream: one function's log follower. It owns the normalizer's scratch,
+ * the dedup sets, the ack queue and the checkpoint of the function, and
+ * hands each new record to the router, in one of three modes that share
+ * that path (stream_ingest()):
  *
- * States: WAIT_TOKEN -> CONNECTING -> STREAMING -> (end or error) -> BACKOFF
- * -> WAIT_TOKEN …; STOPPED for good after 403, 404 or 204. Every connection
- * asks for `since` = checkpoint - resume_overlap and drops events already
- * seen or delivered (by id hash). Back-pressure pauses the transfer (curl
- * pause) and resumes it when the router drains. */
+ * - sse: the live stream (a curl transfer on the shared httpc and the SSE
+ *   parser). States: WAIT_TOKEN -> CONNECTING -> STREAMING -> (end or
+ *   error) -> BACKOFF -> WAIT_TOKEN …; STOPPED for good after 403, 404 or
+ *   204. Every connection asks for `since` = checkpoint - resume_overlap.
+ *   Back-pressure pauses the transfer (curl pause) and resumes it when the
+ *   router drains.
+ * - poll (stream_poll.c): for functions beyond the project's concurrent
+ *   stream limit, every poll_interval the historical logs from checkpoint -
+ *   resume_overlap on (history.h), page by page; back-pressure holds the
+ *   next page. States POLLING and POLL_WAIT; STOPPED after 403 or 404.
+ * - window (stream_poll.c): one window [start, end] of historical logs
+ *   (export, gap backfill), then window_done. A checkpoint with overlap 0
+ *   makes it resumable: it restarts at the newest start time acknowledged
+ *   and drops the ids delivered at that time.
+ *
+ * Whatever the mode, events already seen or delivered are dropped by id
+ * hash, so records, checkpoints and dedup are the same. */
 #ifndef SINCH_STREAM_H
 #define SINCH_STREAM_H
 
@@ -17,10 +29,12 @@
 #include <uv.h>
 
 #include "ackq.h"
+#include "api.h"
 #include "auth.h"
 #include "backoff.h"
 #include "ckpt.h"
 #include "httpc.h"
+#include "history.h"
 #include "idset.h"
 #include "normalize.h"
 #include "router.h"
@@ -40,22 +54,28 @@ struct stream_conf {
 	uint64_t initial_lookback_ms;
 	uint64_t backoff_base_ms, backoff_max_ms;
 	size_t max_ids;
-	size_t max_in_flight; /* records read but not yet done, before pausing */
-	const char *state_dir;
-	struct norm_ctx norm; /* function fields are filled per stream */
+	size_t max_in_flight;      /* records read but not yet done, before pausing */
+	uint64_t poll_interval_ms; /* poll mode */
+	unsigned page_size;        /* poll and window modes; 0: the largest */
+	const char *state_dir;     /* NULL: no checkpoint is read or written */
+	struct norm_ctx norm;      /* function fields are filled per stream */
 };
+
+enum stream_mode { STREAM_MODE_SSE, STREAM_MODE_POLL, STREAM_MODE_WINDOW };
 
 enum stream_state {
 	STREAM_WAIT_TOKEN,
 	STREAM_CONNECTING,
 	STREAM_STREAMING,
 	STREAM_BACKOFF,
+	STREAM_POLLING,
+	STREAM_POLL_WAIT,
 	STREAM_STOPPED,
 };
 
 struct stream_stats {
 	uint64_t connects, reconnects, events, records, duplicates, malformed, oversized,
-	    utf8_repaired, comments, pauses, http_errors;
+	    utf8_repaired, comments, pauses, http_errors, polls, pages;
 };
 
 struct stream {
@@ -68,8 +88,10 @@ struct stream {
 	uv_loop_t *loop;
 	struct httpc *http;
 	struct auth *auth;
+	struct api *api; /* poll and window modes */
 	struct router *router;
 
+	enum stream_mode mode;
 	enum stream_state state;
 	struct httpc_req req;
 	struct curl_slist *headers;
@@ -86,6 +108,20 @@ struct stream {
 	bool wait_drain;     /* a connect waits for the router to drain */
 	bool abort_transfer; /* set inside a callback, acted on after it */
 	bool stopping;
+	bool gone; /* stopped for good (403, 404, 204) */
+
+	/* Poll and window modes. */
+	struct history hist;
+	bool hist_open;
+	bool wait_drain_page; /* a page waits for the router to drain */
+	int64_t window_start_ms, window_end_ms;
+	struct history_query window;
+	void (*window_done)(struct stream *s, int err);
+	/* sse mode: the server refused the connection for the concurrent
+	 * stream limit (429); NULL: retry after Retry-After. */
+	void (*on_stream_limit)(struct stream *s);
+	/* Stopped for good (403, 404, 204); may be NULL. */
+	void (*on_gone)(struct stream *s);
 
 	struct sse_parser sse;
 	struct norm_scratch scratch;
@@ -110,10 +146,20 @@ struct stream {
 };
 
 int stream_init(struct stream *s, uv_loop_t *loop, const struct stream_conf *conf,
-                struct httpc *http, struct auth *auth, struct router *router,
+                struct httpc *http, struct auth *auth, struct api *api, struct router *router,
                 const char *function_id, const char *function_name);
-/* Loads the checkpoint and connects. */
-void stream_start(struct stream *s);
+/* Loads the checkpoint and starts following in `mode` (sse or poll). */
+void stream_start(struct stream *s, enum stream_mode mode);
+/* Window mode: reads q's window once (resuming from the checkpoint, kept
+ * under `key` in the state dir), then calls done; the records may still be
+ * in flight then. 0 or an error (nothing started). */
+int stream_start_window(struct stream *s, const char *key, const struct history_query *q,
+                        void (*done)(struct stream *s, int err));
+/* Switches a running stream between sse and poll modes; the checkpoint,
+ * dedup sets and records in flight carry over. */
+void stream_set_mode(struct stream *s, enum stream_mode mode);
+/* Records read and not yet acknowledged by every sink. */
+size_t stream_in_flight(const struct stream *s);
 /* The router says record r of this stream is done. */
 void stream_record_done(struct stream *s, struct record *r);
 /* The router drained: read again if paused. */
@@ -125,5 +171,19 @@ void stream_stop(struct stream *s);
 int stream_save_checkpoint(struct stream *s);
 void stream_close(struct stream *s, void (*closed)(struct stream *s));
 const char *stream_state_name(enum stream_state st);
+const char *stream_mode_name(enum stream_mode m);
+
+/* Between stream.c and stream_poll.c. */
+/* Normalizes one event (SSE data or a history entry) into a record, drops it
+ * when already seen or delivered, and hands it to the router. */
+void stream_ingest(struct stream *s, const char *data, size_t len);
+bool stream_can_read(const struct stream *s);
+/* Marks the stream stopped for good (after logging why). */
+void stream_gone(struct stream *s);
+void stream_schedule(struct stream *s, enum stream_state st, uint64_t delay_ms);
+void stream_poll_now(struct stream *s);
+void stream_poll_stop(struct stream *s);
+void stream_poll_resume(struct stream *s);
+int stream_poll_init(struct stream *s);
 
 #endif

@@ -87,7 +87,7 @@ token = t0k3n
 [project c]
 project_id = other
 token = t0k3n
-functions = f1, f2, f3, f4, f5, f6
+max_streams = -1
 resume_overlap = 0
 backoff_base = 0
 backoff_max = 2d
@@ -101,7 +101,8 @@ type = null
         self.assertIn("bounds.conf:3: [agent]: shutdown_timeout must be at most 1h", err)
         self.assertIn("bounds.conf:4: [agent]: checkpoint_interval", err)
         self.assertIn("bounds.conf:9: [project b]: project_id demo is [project a]'s too", err)
-        self.assertIn("bounds.conf:14: [project c]: 6 functions listed", err)
+        self.assertIn("bounds.conf:14: [project c]: max_streams must be between 0 and 1000",
+                      err)
         self.assertIn("bounds.conf:15: [project c]: resume_overlap must be between 1s", err)
         self.assertIn("bounds.conf:16: [project c]: backoff_base must be between 10ms", err)
         self.assertIn("bounds.conf:17: [project c]: backoff_max must be at least backoff_base",
@@ -191,14 +192,6 @@ type = null
                 a.proc.wait(20)
                 self.assertEqual(a.proc.returncode, 1)
                 self.assertIn("function 'no-such-fn' is not in project", a.log())
-
-    def test_more_than_five_functions_is_a_startup_error(self):
-        d = tmpdir()
-        with sim("--functions", "6") as s:
-            with Agent(config_for(s, d)) as a:
-                a.proc.wait(20)
-                self.assertEqual(a.proc.returncode, 1)
-                self.assertIn("6 functions to stream", a.log())
 
     def test_functions_by_name_and_sighup_reopens(self):
         d = tmpdir()

@@ -4,6 +4,7 @@ go on; 204 stops reconnecting; 429/503 honour Retry-After; an expired token is
 refreshed; a short token lifetime is refreshed ahead of expiry."""
 
 import os
+import re
 import time
 import unittest
 
@@ -79,10 +80,15 @@ class HttpFaults(unittest.TestCase):
         self.stop_one(204, "HTTP 204: the server asked not to reconnect; stream stopped")
 
     def test_503_and_429_honour_retry_after(self):
-        for code in (503, 429):
-            _, log, stats = run_with_sim(self, ["--rate", "100", "--fault",
-                                                "status=%d:3" % code], TOTAL)
-            self.assertIn("HTTP %d: retrying in the time Retry-After asks" % code, log)
+        _, log, stats = run_with_sim(self, ["--rate", "100", "--fault", "status=503:3"], TOTAL)
+        self.assertIn("HTTP 503: retrying in the time Retry-After asks", log)
+        # 429 on a stream is the project's stream limit: the function is
+        # polled meanwhile, and streamed again no sooner than Retry-After.
+        _, log, stats = run_with_sim(self, ["--rate", "100", "--fault", "status=429:3"], TOTAL)
+        waits = re.findall(r"HTTP 429: all 5 of the project's streams are open, some by another "
+                           r"client\): polling it, streaming again in (\d+) ms", log)
+        self.assertEqual(len(waits), 3, log)
+        self.assertTrue(all(int(w) >= 1000 for w in waits), waits)
 
 
 if __name__ == "__main__":

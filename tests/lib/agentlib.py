@@ -20,9 +20,14 @@ def agent_bin():
     return os.path.join(BIN_DIR, "sinch-logd")
 
 
-def config_for(sim_server, workdir, sinks=None, project_extra="", agent_extra=""):
+def config_for(sim_server, workdir, sinks=None, project_extra="", agent_extra="",
+               control=False):
     """A configuration reading every function of the simulator into
-    workdir/out.jsonl (or the given sink sections). Returns its path."""
+    workdir/out.jsonl (or the given sink sections). Returns its path.
+    Status and metrics records are off unless `control` (project_extra then
+    sets their intervals)."""
+    if not control:
+        project_extra = "status_interval = 0\nmetrics_interval = 0\n" + project_extra
     if sinks is None:
         sinks = ("[sink out]\ntype = file\npath = %s/out.jsonl\n"
                  "fsync_interval = 100ms\n" % workdir)

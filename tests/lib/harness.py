@@ -428,3 +428,26 @@ def sim_function_ids(sim_url, token, project=SIM_PROJECT):
 def sim_fn_url(sim_url, fn_id, suffix="", project=SIM_PROJECT):
     """URL of /v1/projects/{project}/functions/{fn_id}{suffix}."""
     return "%s/v1/projects/%s/functions/%s%s" % (sim_url, project, fn_id, suffix)
+
+
+def sim_hold_streams(sim_server, fn, n):
+    """Opens n log streams of function fn (id or name) on raw sockets, as
+    another client would, and waits until the simulator counts them.
+    Returns the sockets; closing them frees the slots."""
+    tok = get_token(sim_server.url)
+    path = sim_fn_url(sim_server.url, fn, "/logs/stream")[len(sim_server.url):]
+    before = sim_stats(sim_server.url)["streams"]["current"]
+    held = []
+    try:
+        for _ in range(n):
+            c = socket.create_connection((sim_server.host, sim_server.port), timeout=5)
+            held.append(c)
+            c.sendall(("GET %s HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n"
+                       % (path, tok)).encode())
+        wait_for(lambda: sim_stats(sim_server.url)["streams"]["current"] == before + n, 10,
+                 what="%d streams held" % n)
+    except BaseException:
+        for c in held:
+            c.close()
+        raise
+    return held

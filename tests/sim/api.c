@@ -58,20 +58,28 @@ static void list_functions(struct http_conn *c, struct http_req *r)
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "functions");
 	char ts[32];
 
-	for (int i = 0; i < gen_nfns; i++) {
-		cJSON *fo = cJSON_CreateObject();
+	int total = 0;
 
+	for (int i = 0; i < gen_nfns; i++) {
+		cJSON *fo;
+
+		if (gen_fns[i].deleted)
+			continue;
+		fo = cJSON_CreateObject();
 		cJSON_AddStringToObject(fo, "id", gen_fns[i].id);
 		cJSON_AddStringToObject(fo, "name", gen_fns[i].name);
 		cJSON_AddStringToObject(fo, "runtime", gen_fns[i].runtime);
-		cJSON_AddStringToObject(fo, "status", "Running");
+		cJSON_AddStringToObject(fo, "status", gen_fns[i].status);
 		sim_fmt_time(gen_fns[i].created_ms, ts);
 		cJSON_AddStringToObject(fo, "createdAt", ts);
-		sim_fmt_time(sim_cfg.epoch_ms - (int64_t)(i + 1) * 3600000, ts);
+		sim_fmt_time(i < sim_cfg.functions ? sim_cfg.epoch_ms - (int64_t)(i + 1) * 3600000
+		                                   : gen_fns[i].created_ms,
+		             ts);
 		cJSON_AddStringToObject(fo, "updatedAt", ts);
 		cJSON_AddItemToArray(arr, fo);
+		total++;
 	}
-	cJSON_AddNumberToObject(o, "total", gen_nfns);
+	cJSON_AddNumberToObject(o, "total", total);
 	api_send_json(c, r, o);
 }
 
@@ -82,8 +90,11 @@ static void function_status(struct http_conn *c, struct http_req *r, struct gen_
 
 	fmt_lower_url(f, url, sizeof(url));
 	cJSON_AddStringToObject(o, "functionId", f->id);
-	cJSON_AddStringToObject(o, "status", "Running");
-	cJSON_AddNullToObject(o, "error");
+	cJSON_AddStringToObject(o, "status", f->status);
+	if (f->error[0])
+		cJSON_AddStringToObject(o, "error", f->error);
+	else
+		cJSON_AddNullToObject(o, "error");
 	cJSON_AddStringToObject(o, "url", url);
 	api_send_json(c, r, o);
 }
@@ -313,6 +324,36 @@ static int stream_status_fault(struct http_conn *c, struct http_req *r)
 	return 1;
 }
 
+/* Applies the api-status=CODE[:COUNT] fault to a non-stream request; 1 if it answered. */
+static int api_status_fault(struct http_conn *c, struct http_req *r)
+{
+	int code = fault.api_status_code;
+
+	if (!code)
+		return 0;
+	if (fault.api_status_count > 0 && --fault.api_status_count == 0)
+		fault.api_status_code = 0;
+	fault_applied[F_API_STATUS]++;
+	if (code == 401)
+		auth_reject(c, r, AUTH_EXPIRED);
+	else if (code == 429 || code == 503)
+		api_error(c, r, code, "Retry-After: 1\r\n", "injected fault");
+	else
+		api_error(c, r, code, "", "injected fault");
+	return 1;
+}
+
+/* Whether the forbid= fault names the function of this path segment. */
+static int forbidden(const char *seg)
+{
+	const struct gen_function *f;
+
+	if (!fault.forbid[0])
+		return 0;
+	f = gen_find_any(fault.forbid);
+	return !strcmp(seg, fault.forbid) || (f && f == gen_find_any(seg));
+}
+
 static enum limit_class classify(char **seg, int nseg, int *kind)
 {
 	/* kind: 0 list, 1 status, 2 stream, 3 logs, 4 metrics, 5 costs, 6 billing */
@@ -367,6 +408,13 @@ static void api_v1(struct http_conn *c, struct http_req *r, char **seg, int kind
 		auth_reject(c, r, AUTH_EXPIRED);
 		return;
 	}
+	if (kind != 0 && kind != 6 && forbidden(seg[4])) {
+		fault_applied[F_FORBID]++;
+		api_error(c, r, 403, "", "injected fault: the key has no access to this function");
+		return;
+	}
+	if (cls != LC_STREAM && api_status_fault(c, r))
+		return;
 	if (cls == LC_STREAM) {
 		if (stream_status_fault(c, r))
 			return;
@@ -437,6 +485,8 @@ void api_handle(struct http_conn *c, struct http_req *r)
 			ctl_stats(c, r);
 		else if (!strcmp(r->path, "/_sim/events"))
 			ctl_events(c, r);
+		else if (!strcmp(r->path, "/_sim/functions"))
+			ctl_functions(c, r);
 		else
 			api_error(c, r, 404, "", "no such control endpoint");
 		return;

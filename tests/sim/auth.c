@@ -1,6 +1,7 @@
 /* Token issuance (POST /oauth2/token) and bearer-token validation. */
 #include "auth.h"
 #include "ctl.h"
+#include "fault.h"
 #include "limits.h"
 
 #include <cjson/cJSON.h>
@@ -130,6 +131,16 @@ void auth_token_endpoint(struct http_conn *c, struct http_req *r)
 		http_respond_json(
 		    c, r, 405, "Allow: POST\r\n",
 		    "{\"error\":\"invalid_request\",\"error_description\":\"use POST\"}");
+		return;
+	}
+	if (fault.token_status_code) {
+		int code = fault.token_status_code;
+
+		if (fault.token_status_count > 0 && --fault.token_status_count == 0)
+			fault.token_status_code = 0;
+		fault_applied[F_TOKEN_STATUS]++;
+		/* Like the real endpoint: no Retry-After, even on 429. */
+		http_respond_json(c, r, code, "", "{\"error\":\"injected fault\"}");
 		return;
 	}
 	if (limit_take(LC_TOKEN, &retry)) {

@@ -81,6 +81,8 @@ void ctl_stats(struct http_conn *c, struct http_req *r)
 
 		cJSON_AddStringToObject(fo, "id", f->id);
 		cJSON_AddStringToObject(fo, "name", f->name);
+		cJSON_AddBoolToObject(fo, "deleted", f->deleted);
+		cJSON_AddStringToObject(fo, "status", f->status);
 		cJSON_AddNumberToObject(fo, "started", (double)f->started);
 		cJSON_AddNumberToObject(fo, "generated", (double)f->finished);
 		cJSON_AddNumberToObject(fo, "sent", (double)f->sent);
@@ -113,7 +115,7 @@ void ctl_stats(struct http_conn *c, struct http_req *r)
 void ctl_events(struct http_conn *c, struct http_req *r)
 {
 	char *id = sim_query_get(r->query, "function");
-	struct gen_function *f = id ? gen_find(id) : NULL;
+	struct gen_function *f = id ? gen_find_any(id) : NULL;
 	struct sbuf out;
 	char ts[32];
 
@@ -135,4 +137,93 @@ void ctl_events(struct http_conn *c, struct http_req *r)
 	else
 		http_respond(c, r, 200, "", "application/json", out.p, out.len);
 	sbuf_free(&out);
+}
+
+static cJSON *function_json(const struct gen_function *f)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "id", f->id);
+	cJSON_AddStringToObject(o, "name", f->name);
+	cJSON_AddStringToObject(o, "status", f->status);
+	if (f->error[0])
+		cJSON_AddStringToObject(o, "error", f->error);
+	else
+		cJSON_AddNullToObject(o, "error");
+	cJSON_AddBoolToObject(o, "deleted", f->deleted);
+	return o;
+}
+
+static const char *const statuses[] = {"Running",   "Stopped",        "Failed", "Building",
+                                       "Deploying", "PreparingBuild", "Queued", "Created"};
+
+/* POST ?set=ID|NAME&status=S[&error=TEXT]; the error is cleared when absent. */
+static const char *set_status(const char *which, const char *status, const char *error,
+                              struct gen_function **out)
+{
+	struct gen_function *f = gen_find(which);
+	int ok = 0;
+
+	if (!f)
+		return "no such function";
+	for (size_t i = 0; status && i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		ok |= !strcmp(status, statuses[i]);
+	if (!ok)
+		return "status must be Running, Stopped, Failed, Building, Deploying, "
+		       "PreparingBuild, Queued or Created";
+	if (error && strlen(error) >= sizeof(f->error))
+		return "error text too long";
+	snprintf(f->status, sizeof(f->status), "%s", status);
+	snprintf(f->error, sizeof(f->error), "%s", error ? error : "");
+	LOGI("function %s status set to %s", f->name, f->status);
+	*out = f;
+	return NULL;
+}
+
+void ctl_functions(struct http_conn *c, struct http_req *r)
+{
+	char *add = sim_query_get(r->query, "add");
+	char *del = sim_query_get(r->query, "remove");
+	char *set = sim_query_get(r->query, "set");
+	char *status = sim_query_get(r->query, "status");
+	char *error = sim_query_get(r->query, "error");
+	struct gen_function *f = NULL;
+	const char *err = NULL;
+
+	if (!strcmp(r->method, "GET")) {
+		cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "functions");
+
+		for (int i = 0; i < gen_nfns; i++)
+			cJSON_AddItemToArray(arr, function_json(&gen_fns[i]));
+		api_send_json(c, r, o);
+	} else if (strcmp(r->method, "POST")) {
+		api_error(c, r, 405, "Allow: GET, POST\r\n", "method not allowed");
+	} else {
+		if (add) {
+			f = gen_add(add);
+			err = f ? NULL : "cannot add: name empty or taken, or too many functions";
+			if (f)
+				LOGI("function %s (%s) added", f->name, f->id);
+		} else if (del) {
+			f = gen_find(del);
+			err = f ? NULL : "no such function";
+			if (f) {
+				gen_remove(f);
+				LOGI("function %s (%s) removed", f->name, f->id);
+			}
+		} else if (set) {
+			err = set_status(set, status, error, &f);
+		} else {
+			err = "pass add=NAME, remove=ID|NAME or set=ID|NAME&status=S[&error=T]";
+		}
+		if (err)
+			api_error(c, r, 400, "", err);
+		else
+			api_send_json(c, r, function_json(f));
+	}
+	free(add);
+	free(del);
+	free(set);
+	free(status);
+	free(error);
 }

@@ -1,6 +1,7 @@
 /*
  * ctl_: counters and the unauthenticated control endpoints under /_sim/:
- * POST /_sim/fault, GET /_sim/stats and GET /_sim/events (the test oracle).
+ * POST /_sim/fault, GET /_sim/stats, GET /_sim/events (the test oracle) and
+ * GET|POST /_sim/functions (add, remove and set the status of functions).
  */
 #ifndef SINCH_FN_SIM_CTL_H
 #define SINCH_FN_SIM_CTL_H
@@ -25,5 +26,6 @@ extern struct sim_stats sim_stats;
 void ctl_fault(struct http_conn *c, struct http_req *r);
 void ctl_stats(struct http_conn *c, struct http_req *r);
 void ctl_events(struct http_conn *c, struct http_req *r);
+void ctl_functions(struct http_conn *c, struct http_req *r);
 
 #endif

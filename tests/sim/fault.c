@@ -11,9 +11,9 @@ struct fault_state fault;
 uint64_t fault_applied[F_COUNT];
 
 static const char *const names[F_COUNT] = {
-    "drop-every", "cut-mid-event",   "heartbeat",      "token-expiry",   "status",
-    "drip",       "malformed-every", "oversize-every", "bad-utf8-every", "line-ends",
-    "bom",        "split-writes",    "stall",
+    "drop-every",      "cut-mid-event",  "heartbeat",      "token-expiry", "status", "drip",
+    "malformed-every", "oversize-every", "bad-utf8-every", "line-ends",    "bom",    "split-writes",
+    "stall",           "api-status",     "forbid",         "token-status",
 };
 
 const char *fault_name(enum fault_kind k)
@@ -67,9 +67,10 @@ static int parse_bool(const char *v, int *out)
 	return SIM_OK;
 }
 
-static int parse_status(const char *v)
+/* CODE[:COUNT] into *code and *count (-1: until cleared); CODE 0 clears. */
+static int parse_status(const char *v, const int *allowed, size_t nallowed, int *code_out,
+                        long *count_out)
 {
-	static const int allowed[] = {204, 401, 403, 404, 429, 503};
 	unsigned long code, count = 0;
 	const char *colon = v ? strchr(v, ':') : NULL;
 	char num[16];
@@ -84,13 +85,13 @@ static int parse_status(const char *v)
 	if (colon && (parse_ulong(colon + 1, &count) || count == 0))
 		return SIM_EINVAL;
 	if (code == 0) {
-		fault.status_code = 0;
+		*code_out = 0;
 		return SIM_OK;
 	}
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+	for (size_t i = 0; i < nallowed; i++) {
 		if ((int)code == allowed[i]) {
-			fault.status_code = (int)code;
-			fault.status_count = colon ? (long)count : -1;
+			*code_out = (int)code;
+			*count_out = colon ? (long)count : -1;
 			return SIM_OK;
 		}
 	}
@@ -143,8 +144,32 @@ int fault_set(const char *name, const char *value, char *err, size_t errlen)
 	case F_SPLIT_WRITES:
 		rc = parse_bool(value, &fault.split_writes);
 		break;
-	case F_STATUS:
-		rc = parse_status(value);
+	case F_STATUS: {
+		static const int allowed[] = {204, 401, 403, 404, 429, 503};
+
+		rc = parse_status(value, allowed, sizeof(allowed) / sizeof(allowed[0]),
+		                  &fault.status_code, &fault.status_count);
+		break;
+	}
+	case F_API_STATUS: {
+		static const int allowed[] = {400, 401, 403, 404, 429, 500, 503};
+
+		rc = parse_status(value, allowed, sizeof(allowed) / sizeof(allowed[0]),
+		                  &fault.api_status_code, &fault.api_status_count);
+		break;
+	}
+	case F_TOKEN_STATUS: {
+		static const int allowed[] = {400, 401, 429, 500, 503};
+
+		rc = parse_status(value, allowed, sizeof(allowed) / sizeof(allowed[0]),
+		                  &fault.token_status_code, &fault.token_status_count);
+		break;
+	}
+	case F_FORBID:
+		if (!value || strlen(value) >= sizeof(fault.forbid))
+			rc = SIM_EINVAL;
+		else
+			snprintf(fault.forbid, sizeof(fault.forbid), "%s", value);
 		break;
 	case F_LINE_ENDS:
 		if (value && !strcmp(value, "lf"))
@@ -197,5 +222,10 @@ cJSON *fault_to_json(void)
 	cJSON_AddBoolToObject(o, "bom", fault.bom);
 	cJSON_AddBoolToObject(o, "split-writes", fault.split_writes);
 	cJSON_AddNumberToObject(o, "stall", (double)fault.stall_ms);
+	cJSON_AddNumberToObject(o, "api-status", fault.api_status_code);
+	cJSON_AddNumberToObject(o, "apiStatusCount", (double)fault.api_status_count);
+	cJSON_AddStringToObject(o, "forbid", fault.forbid);
+	cJSON_AddNumberToObject(o, "token-status", fault.token_status_code);
+	cJSON_AddNumberToObject(o, "tokenStatusCount", (double)fault.token_status_count);
 	return o;
 }

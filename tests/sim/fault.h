@@ -25,6 +25,9 @@ enum fault_kind {
 	F_BOM,
 	F_SPLIT_WRITES,
 	F_STALL,
+	F_API_STATUS,
+	F_FORBID,
+	F_TOKEN_STATUS,
 	F_COUNT
 };
 
@@ -45,6 +48,11 @@ struct fault_state {
 	int bom;
 	int split_writes;
 	unsigned long stall_ms;
+	int api_status_code;   /* 0: none; for list, status, logs, metrics, costs, billing */
+	long api_status_count; /* < 0: until cleared */
+	char forbid[64];       /* a function id or name answered 403; "" = none */
+	int token_status_code; /* 0: none; for POST /oauth2/token */
+	long token_status_count;
 };
 
 extern struct fault_state fault;

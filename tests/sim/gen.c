@@ -52,13 +52,24 @@ static const unsigned msg_counts[] = {3, 4, 3, 3};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-struct gen_function *gen_find(const char *id_or_name)
+struct gen_function *gen_find_any(const char *id_or_name)
 {
+	struct gen_function *found = NULL;
+
+	/* A name reused after a delete names the live function. */
 	for (int i = 0; i < gen_nfns; i++)
 		if (strcmp(gen_fns[i].id, id_or_name) == 0 ||
 		    strcmp(gen_fns[i].name, id_or_name) == 0)
-			return &gen_fns[i];
-	return NULL;
+			if (!found || found->deleted)
+				found = &gen_fns[i];
+	return found;
+}
+
+struct gen_function *gen_find(const char *id_or_name)
+{
+	struct gen_function *f = gen_find_any(id_or_name);
+
+	return f && !f->deleted ? f : NULL;
 }
 
 int gen_retained(const struct gen_event *ev, int64_t now_ms)
@@ -461,38 +472,65 @@ static void on_tick(uv_timer_t *t)
 
 	(void)t;
 	for (int i = 0; i < gen_nfns; i++) {
+		if (gen_fns[i].deleted)
+			continue;
 		start_due(&gen_fns[i], i, now);
 		finish_due(&gen_fns[i], now);
 		prune(&gen_fns[i], now);
 	}
 }
 
+static void setup_function(int i, const char *name, int64_t created_ms, double start_offset_ms)
+{
+	struct gen_function *f = &gen_fns[i];
+	uint64_t h = sim_mix(sim_cfg.seed, 0xf00d + (uint64_t)i);
+
+	/* The index keeps ids unique even if two hashes collide. */
+	snprintf(f->id, sizeof(f->id), "01JKXF%012llu%02d",
+	         (unsigned long long)(h % 1000000000000ULL), i % 100);
+	if (name)
+		snprintf(f->name, sizeof(f->name), "%s", name);
+	else if ((size_t)i < NELEM(fn_names))
+		snprintf(f->name, sizeof(f->name), "%s", fn_names[i]);
+	else
+		snprintf(f->name, sizeof(f->name), "%s-%d", fn_names[i % NELEM(fn_names)],
+		         i / (int)NELEM(fn_names) + 1);
+	f->runtime = runtimes[i % NELEM(runtimes)];
+	f->created_ms = created_ms;
+	snprintf(f->status, sizeof(f->status), "Running");
+	f->timeline = sim_mix(sim_cfg.seed, 0x7133 + (uint64_t)i);
+	f->next_offset_ms = start_offset_ms;
+	advance_timeline(f);
+}
+
 int gen_init(void)
 {
 	gen_nfns = sim_cfg.functions;
-	gen_fns = calloc((size_t)gen_nfns, sizeof(*gen_fns));
+	gen_fns = calloc(GEN_MAX_FUNCTIONS, sizeof(*gen_fns));
 	if (!gen_fns)
 		return SIM_ENOMEM;
-	for (int i = 0; i < gen_nfns; i++) {
-		struct gen_function *f = &gen_fns[i];
-		uint64_t h = sim_mix(sim_cfg.seed, 0xf00d + (uint64_t)i);
-
-		/* The index keeps ids unique even if two hashes collide. */
-		snprintf(f->id, sizeof(f->id), "01JKXF%012llu%02d",
-		         (unsigned long long)(h % 1000000000000ULL), i % 100);
-		if ((size_t)i < NELEM(fn_names))
-			snprintf(f->name, sizeof(f->name), "%s", fn_names[i]);
-		else
-			snprintf(f->name, sizeof(f->name), "%s-%d", fn_names[i % NELEM(fn_names)],
-			         i / (int)NELEM(fn_names) + 1);
-		f->runtime = runtimes[i % NELEM(runtimes)];
-		f->created_ms = sim_cfg.epoch_ms - (int64_t)(30 + i * 7) * 86400000;
-		f->timeline = sim_mix(sim_cfg.seed, 0x7133 + (uint64_t)i);
-		advance_timeline(f);
-	}
+	for (int i = 0; i < gen_nfns; i++)
+		setup_function(i, NULL, sim_cfg.epoch_ms - (int64_t)(30 + i * 7) * 86400000, 0);
 	uv_timer_init(sim_loop, &tick_timer);
 	uv_timer_start(&tick_timer, on_tick, 0, TICK_MS);
 	return SIM_OK;
+}
+
+struct gen_function *gen_add(const char *name)
+{
+	int64_t now = sim_now_ms();
+
+	if (gen_nfns >= GEN_MAX_FUNCTIONS || !name || !*name || gen_find(name))
+		return NULL;
+	/* Its requests start now, not at the epoch. */
+	setup_function(gen_nfns, name, now, (double)(now - sim_cfg.epoch_ms));
+	return &gen_fns[gen_nfns++];
+}
+
+void gen_remove(struct gen_function *f)
+{
+	f->deleted = 1;
+	stream_close_function(f);
 }
 
 void gen_shutdown(void)

@@ -37,6 +37,9 @@ struct gen_function {
 	char id[24];
 	char name[40];
 	const char *runtime;
+	int deleted;     /* removed through /_sim/functions: 404, no new events */
+	char status[24]; /* what the list and the status endpoint say */
+	char error[256]; /* the status endpoint's error text, "" = null */
 	int64_t created_ms;
 	uint64_t timeline;
 	double next_offset_ms;
@@ -57,14 +60,26 @@ struct gen_function {
 	double gb_seconds; /* memory x duration of every finished request */
 };
 
+/* Functions live in one array allocated at start, so pointers to them stay
+ * valid when more are added at run time. */
+#define GEN_MAX_FUNCTIONS 1024
+
 extern struct gen_function *gen_fns;
 extern int gen_nfns;
 
 int gen_init(void);
+/* Adds a function whose requests start now; NULL when the array is full or
+ * the name is taken by a live function. */
+struct gen_function *gen_add(const char *name);
+/* Deletes a function: it stops generating, and the API answers 404. */
+void gen_remove(struct gen_function *f);
 void gen_shutdown(void);
 /* Frees the history once the loop has closed every handle. */
 void gen_free(void);
+/* A live function by id or name (deleted ones are not found). */
 struct gen_function *gen_find(const char *id_or_name);
+/* Any function by id or name, deleted or not (for the oracle). */
+struct gen_function *gen_find_any(const char *id_or_name);
 
 /* Renders an event again with invalid UTF-8 in a console message (malloc'd). */
 char *gen_render_bad_utf8(const struct gen_event *ev, size_t *len);

@@ -200,8 +200,11 @@ void api_billing(struct http_conn *c, struct http_req *r)
 	cJSON_AddStringToObject(o, "currency", "USD");
 	arr = cJSON_AddArrayToObject(o, "functions");
 	for (int i = 0; i < gen_nfns; i++) {
-		cJSON *fo = cJSON_CreateObject();
+		cJSON *fo;
 
+		if (gen_fns[i].deleted)
+			continue;
+		fo = cJSON_CreateObject();
 		cJSON_AddStringToObject(fo, "functionId", gen_fns[i].id);
 		cJSON_AddStringToObject(fo, "functionName", gen_fns[i].name);
 		cJSON_AddNumberToObject(fo, "invocations", (double)gen_fns[i].finished);

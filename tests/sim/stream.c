@@ -252,6 +252,19 @@ static void send_event(struct stream *s, struct gen_event *ev)
 	}
 }
 
+void stream_close_function(struct gen_function *f)
+{
+	struct stream *s, *next;
+
+	for (s = streams; s; s = next) {
+		next = s->next;
+		if (s->fn != f || s->stopped)
+			continue;
+		s->stopped = 1;
+		pump(s);
+	}
+}
+
 void stream_publish(struct gen_event *ev)
 {
 	struct stream *s = streams, *next;

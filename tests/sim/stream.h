@@ -27,5 +27,8 @@ void stream_detach(struct stream *s);
 /* Called by http.c when the stream's last write has completed. */
 void stream_on_drain(struct stream *s);
 int stream_count(void);
+/* Ends every stream of f (it was deleted), as a server does: the
+ * connection closes after what is queued. */
+void stream_close_function(struct gen_function *f);
 
 #endif
