@@ -126,9 +126,9 @@ class Regressions(unittest.TestCase):
         d = tmpdir()
         out = os.path.join(d, "out.jsonl")
         recs, _, stats = run_with_sim(
-            self, ["--rate", "200", "--functions", "1", "--fault", "drop-every=1000",
+            self, ["--rate", "200", "--functions", "1", "--fault", "drop-every=1500",
                    "--fault", "stall=1500", "--long-ms", "300"], 2000,
-            project_extra="resume_overlap = 1s\n",
+            project_extra="resume_overlap = 3s\n",
             sinks=sinks.format(out=out), out=out, timeout=90)
         self.assertGreaterEqual(stats["faultsApplied"]["stall"], 3)
         ids = [r["id"] for r in recs]
