@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "agent.h"
 #include "cmd.h"
@@ -32,7 +33,8 @@ static void usage(FILE *out)
 	        "Sink types:");
 	for (const struct sink_type *const *t = sink_types(); *t; t++)
 		fprintf(out, " %s", (*t)->name);
-	fprintf(out, "\nSignals: TERM/INT drain and stop; HUP reopens output files.\n");
+	fprintf(out, "\nSignals: TERM/INT drain and stop; HUP reopens output files and reloads the "
+	             "configuration.\n");
 }
 
 static void help_config(void)
@@ -107,6 +109,9 @@ static int run_command(int argc, char **argv, bool *found)
 
 int main(int argc, char **argv)
 {
+	/* Before any configuration or secret is read: no core file or ptrace
+	 * by other users sees them ([agent] allow_core_dumps undoes it). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc > 1 && argv[1][0] != '-') {
 		bool found = false;
 		int status = run_command(argc, argv, &found);
