@@ -27,7 +27,8 @@ static void usage(FILE *out)
 	        "      --log-level LVL   debug, info, warning or error (overrides the config)\n"
 	        "      --help-config     print every option of [agent] and [project NAME]\n"
 	        "      --help-sink TYPE  print the options of a sink type\n"
-	        "      --config-reference  print the configuration reference as Markdown\n"
+	        "      --config-reference[=man]  print the configuration reference as "
+	        "Markdown (or man(7))\n"
 	        "      --version         print the version\n"
 	        "  -h, --help            this text\n\n"
 	        "Sink types:");
@@ -45,6 +46,23 @@ static void help_config(void)
 	opts_print_help(project_opts, stdout);
 	printf("\n[sink NAME] (every type)\n");
 	opts_print_help(sink_common_opts, stdout);
+}
+
+/* The option list of sinch-logd.conf(5), from the same tables. */
+static void config_reference_man(void)
+{
+	printf(".SS [agent]\n");
+	opts_print_roff(agent_opts, stdout);
+	printf(".SS [project NAME]\n");
+	opts_print_roff(project_opts, stdout);
+	printf(".SS \"[sink NAME], every type\"\n");
+	opts_print_roff(sink_common_opts, stdout);
+	for (const struct sink_type *const *t = sink_types(); *t; t++) {
+		printf(".SS \"[sink NAME] with type = %s\"\n%s\n", (*t)->name,
+		       (*t)->desc ? (*t)->desc : "");
+		if ((*t)->opts)
+			opts_print_roff((*t)->opts, stdout);
+	}
 }
 
 /* The README's configuration reference, from the option tables themselves
@@ -126,7 +144,7 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
 	    {"help-sink", required_argument, NULL, OPT_HELP_SINK},
-	    {"config-reference", no_argument, NULL, OPT_REF},
+	    {"config-reference", optional_argument, NULL, OPT_REF},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -162,7 +180,16 @@ int main(int argc, char **argv)
 		case OPT_HELP_SINK:
 			return help_sink(optarg);
 		case OPT_REF:
-			config_reference();
+			if (optarg && strcmp(optarg, "man") == 0) {
+				config_reference_man();
+			} else if (optarg && strcmp(optarg, "markdown") != 0) {
+				fprintf(stderr,
+				        "sinch-logd: --config-reference=%s: markdown or man\n",
+				        optarg);
+				return 2;
+			} else {
+				config_reference();
+			}
 			return 0;
 		case 'h':
 			usage(stdout);
