@@ -119,7 +119,8 @@ struct router_sink *router_find_sink(const struct router *rt, const char *name);
  * as full until then, so the streams feeding it pause); records the
  * successor does not take, or every one when the sink is removed, are done
  * as far as this slot is concerned. rt->on_swapped runs when that is over
- * (never from inside this call). Errors of sec go to errs. */
+ * (from inside this call when the old sink flushes and closes at once, or
+ * was never opened). Errors of sec go to errs. */
 int router_replace_sink(struct router *rt, size_t i, const struct conf_section *sec,
                         const char *state_dir, uint64_t max_event_size, uint64_t deadline,
                         struct conf_errs *errs);

@@ -180,12 +180,8 @@ int router_replace_sink(struct router *rt, size_t i, const struct conf_section *
 		old->waiting = false;
 	}
 	if (old->closed) {
-		/* Never opened (its open failed): nothing to flush or close. Done
-		 * here, without on_swapped, as the header promises. */
-		forget_retiring(rt, old);
-		unsigned slot = old->slot;
-		router_sink_free(old);
-		take_over(rt, slot);
+		/* Never opened (its open failed): nothing to flush or close. */
+		retired(rt, old);
 		return 0;
 	}
 	old->closed = true;
