@@ -94,4 +94,11 @@ void auth_invalidate(struct auth *a, const char *token);
 void auth_confirm(struct auth *a);
 void auth_close(struct auth *a, void (*closed)(struct auth *a));
 
+/* Longest access token accepted. */
+#define AUTH_TOKEN_MAX 16384
+/* Reads a token endpoint's answer (pure: fuzzed alone): *token (malloc'ed)
+ * from access_token, *lifetime_ms from expires_in (default 1 h, clamped to
+ * 1 s .. 1 year). 0, LG_EPARSE or LG_ENOMEM. */
+int auth_parse_answer(const char *body, size_t len, char **token, uint64_t *lifetime_ms);
+
 #endif
