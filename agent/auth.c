@@ -163,7 +163,7 @@ static void fetch(struct auth *a)
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, "grant_type=client_credentials");
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, a);
-	httpc_set_common(e, a->conf.proxy, a->conf.ca_file);
+	httpc_set_common(e, a->conf.proxy, a->conf.ca_file, a->conf.tls_verify);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)a->conf.timeout_ms);
 	buf_init(&a->body, AUTH_MAX_BODY);
 	a->fetching = true;

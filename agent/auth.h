@@ -46,6 +46,7 @@ struct auth_conf {
 	const char *static_token; /* when set, no token requests are made */
 	const char *proxy;
 	const char *ca_file;
+	bool tls_verify;
 	uint64_t timeout_ms;
 	uint64_t backoff_base_ms, backoff_max_ms; /* 0: 500 ms, 60 s */
 };
