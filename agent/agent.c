@@ -181,10 +181,8 @@ int agent_check_config(const char *path, FILE *err)
 		agent_load_projects(a, &a->conf, &a->projects, &a->nprojects, &errs);
 		agent_check_sinks(a, &a->conf, a->projects, a->nprojects, &errs);
 	}
-	if (errs.warnings.len)
-		fwrite(errs.warnings.data, 1, errs.warnings.len, err);
-	if (errs.count)
-		fwrite(errs.text.data, 1, errs.text.len, err);
+	conf_warnings_print(&errs, err);
+	conf_errs_print(&errs, err);
 	int status = errs.count ? 2 : 0;
 	for (size_t i = 0; i < a->nprojects; i++)
 		project_free(a->projects[i]);
@@ -479,7 +477,7 @@ int agent_run(const char *path, int log_level)
 		status = a->exit_code;
 	}
 	if (errs.count) {
-		fwrite(errs.text.data, 1, errs.text.len, stderr);
+		conf_errs_print(&errs, stderr);
 		status = 2;
 	}
 	for (size_t i = 0; i < a->nprojects; i++)

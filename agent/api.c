@@ -268,7 +268,7 @@ static void send_now(struct api_req *r, const char *token)
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	httpc_set_common(e, a->conf.proxy, a->conf.ca_file);
+	httpc_set_common(e, a->conf.proxy, a->conf.ca_file, a->conf.tls_verify);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)a->conf.timeout_ms);
 	buf_free(&r->body);
 	buf_init(&r->body, r->max_body ? r->max_body : API_DEFAULT_MAX_BODY);

@@ -37,6 +37,7 @@ struct api_conf {
 	const char *project_id;
 	const char *proxy;
 	const char *ca_file;
+	bool tls_verify;
 	uint64_t backoff_base_ms, backoff_max_ms;
 	unsigned limit[API_CLASS_COUNT]; /* requests per window */
 	uint64_t window_ms;

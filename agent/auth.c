@@ -61,37 +61,43 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-static int parse_answer(struct auth *a, uint64_t *lifetime_ms)
+int auth_parse_answer(const char *body, size_t len, char **token, uint64_t *lifetime_ms)
 {
-	cJSON *doc = cJSON_ParseWithLength(a->body.data ? a->body.data : "", a->body.len);
+	cJSON *doc = cJSON_ParseWithLength(body ? body : "", len);
 	if (!doc)
 		return LG_EPARSE;
 	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(doc, "access_token");
 	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(doc, "expires_in");
 	int rc = LG_EPARSE;
-	if (cJSON_IsString(tok) && tok->valuestring[0] && strlen(tok->valuestring) < 16384) {
-		char *copy = strdup(tok->valuestring);
-		if (!copy) {
-			rc = LG_ENOMEM;
-		} else {
-			if (a->token)
-				explicit_bzero(a->token, strlen(a->token));
-			free(a->token);
-			a->token = copy;
-			double secs = cJSON_IsNumber(exp) ? exp->valuedouble : 3600;
-			if (secs < 1)
-				secs = 1;
-			if (secs > 86400 * 365)
-				secs = 86400 * 365;
-			*lifetime_ms = (uint64_t)(secs * 1000);
-			rc = 0;
-		}
+	if (cJSON_IsString(tok) && tok->valuestring[0] &&
+	    strlen(tok->valuestring) < AUTH_TOKEN_MAX) {
+		*token = strdup(tok->valuestring);
+		rc = *token ? 0 : LG_ENOMEM;
+		double secs = cJSON_IsNumber(exp) ? exp->valuedouble : 3600;
+		if (!(secs >= 1)) /* also NaN */
+			secs = 1;
+		if (secs > 86400 * 365)
+			secs = 86400 * 365;
+		*lifetime_ms = (uint64_t)(secs * 1000);
 	}
 	/* The parsed copy holds the token too. */
 	if (cJSON_IsString(tok))
 		explicit_bzero(tok->valuestring, strlen(tok->valuestring));
 	cJSON_Delete(doc);
 	return rc;
+}
+
+static int parse_answer(struct auth *a, uint64_t *lifetime_ms)
+{
+	char *copy = NULL;
+	int rc = auth_parse_answer(a->body.data, a->body.len, &copy, lifetime_ms);
+	if (rc)
+		return rc;
+	if (a->token)
+		explicit_bzero(a->token, strlen(a->token));
+	free(a->token);
+	a->token = copy;
+	return 0;
 }
 
 static void on_done(struct httpc_req *req, CURLcode result)
@@ -157,7 +163,7 @@ static void fetch(struct auth *a)
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, "grant_type=client_credentials");
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, a);
-	httpc_set_common(e, a->conf.proxy, a->conf.ca_file);
+	httpc_set_common(e, a->conf.proxy, a->conf.ca_file, a->conf.tls_verify);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)a->conf.timeout_ms);
 	buf_init(&a->body, AUTH_MAX_BODY);
 	a->fetching = true;

@@ -46,6 +46,7 @@ struct auth_conf {
 	const char *static_token; /* when set, no token requests are made */
 	const char *proxy;
 	const char *ca_file;
+	bool tls_verify;
 	uint64_t timeout_ms;
 	uint64_t backoff_base_ms, backoff_max_ms; /* 0: 500 ms, 60 s */
 };
@@ -93,5 +94,12 @@ void auth_invalidate(struct auth *a, const char *token);
 /* A request carrying the current token succeeded: 401s are not a run. */
 void auth_confirm(struct auth *a);
 void auth_close(struct auth *a, void (*closed)(struct auth *a));
+
+/* Longest access token accepted. */
+#define AUTH_TOKEN_MAX 16384
+/* Reads a token endpoint's answer (pure: fuzzed alone): *token (malloc'ed)
+ * from access_token, *lifetime_ms from expires_in (default 1 h, clamped to
+ * 1 s .. 1 year). 0, LG_EPARSE or LG_ENOMEM. */
+int auth_parse_answer(const char *body, size_t len, char **token, uint64_t *lifetime_ms);
 
 #endif

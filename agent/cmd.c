@@ -269,10 +269,8 @@ int cmd_open(struct cmd *c, const char *name, const struct cmd_opts *o, double l
 	conf_errs_init(&errs);
 	if (!rc)
 		rc = load_project(c, o, &errs);
-	if (errs.warnings.len)
-		fwrite(errs.warnings.data, 1, errs.warnings.len, stderr);
-	if (errs.count)
-		fwrite(errs.text.data, 1, errs.text.len, stderr);
+	conf_warnings_print(&errs, stderr);
+	conf_errs_print(&errs, stderr);
 	conf_errs_free(&errs);
 	if (!rc) {
 		struct project *p = c->p;

@@ -433,8 +433,7 @@ static int add_sink(struct export_cmd *e)
 		    .type = "sink", .name = "export", .file = "(-o)", .entries = ent, .n = 3};
 		rc = router_add_sink(&c->router, &sec, NULL, NULL, max, false, &errs);
 	}
-	if (errs.count)
-		fwrite(errs.text.data, 1, errs.text.len, stderr);
+	conf_errs_print(&errs, stderr);
 	conf_errs_free(&errs);
 	return rc ? CMD_USAGE : 0;
 }

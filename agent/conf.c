@@ -83,6 +83,21 @@ void conf_warn(struct conf_errs *e, const char *file, int line, const char *fmt,
 	va_end(ap);
 }
 
+void conf_errs_print(const struct conf_errs *e, FILE *out)
+{
+	if (e->text.len)
+		fwrite(e->text.data, 1, e->text.len, out);
+	else if (e->count)
+		fprintf(out, "%d configuration error(s); their messages were lost for lack of memory\n",
+		        e->count);
+}
+
+void conf_warnings_print(const struct conf_errs *e, FILE *out)
+{
+	if (e->warnings.len)
+		fwrite(e->warnings.data, 1, e->warnings.len, out);
+}
+
 /* ---- values ---- */
 
 static bool is_digit(char c)

@@ -73,6 +73,11 @@ void conf_err(struct conf_errs *e, const char *file, int line, const char *fmt, 
     __attribute__((format(printf, 4, 5)));
 void conf_warn(struct conf_errs *e, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Writes the errors to out; when messages could not be kept (out of
+ * memory), says how many there were. Nothing when there are none. */
+void conf_errs_print(const struct conf_errs *e, FILE *out);
+/* Writes the warnings to out, if any. */
+void conf_warnings_print(const struct conf_errs *e, FILE *out);
 
 /* ---- the file ---- */
 struct conf_entry {

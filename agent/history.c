@@ -44,7 +44,7 @@ static int add_time(struct buf *b, const char *key, int64_t ms)
 	return add_param(b, key, ts);
 }
 
-static int64_t entry_start(const struct json_doc *d, int el)
+int64_t history_entry_start(const struct json_doc *d, int el)
 {
 	int v = json_obj_get(d, el, "startTime");
 	if (v < 0)
@@ -82,7 +82,30 @@ static int64_t member_int(const struct json_doc *d, int obj, const char *key)
 	char tmp[24];
 	memcpy(tmp, json_text(d, v), d->toks[v].len);
 	tmp[d->toks[v].len] = '\0';
-	return strtoll(tmp, NULL, 10);
+	/* A count is a whole number: "12.5", "-3" or "1e3" mean nothing. */
+	char *end;
+	long long n = strtoll(tmp, &end, 10);
+	return *end || n < 0 ? -1 : n;
+}
+
+int history_parse_page(struct json_doc *d, const char *body, size_t len, struct history_page *out)
+{
+	int rc = json_parse(d, body, len);
+	if (rc)
+		return rc;
+	if (d->toks[0].type != JSON_OBJECT)
+		return LG_EPARSE;
+	int reqs = json_obj_get(d, 0, "requests");
+	if (reqs < 0 || d->toks[reqs].type != JSON_ARRAY)
+		return LG_EPARSE;
+	int pag = json_obj_get(d, 0, "pagination");
+	if (pag >= 0 && d->toks[pag].type != JSON_OBJECT)
+		pag = -1;
+	out->requests = reqs;
+	out->n = d->toks[reqs].size;
+	out->total_count = pag >= 0 ? member_int(d, pag, "totalCount") : -1;
+	out->total_pages = pag >= 0 ? member_int(d, pag, "totalPages") : -1;
+	return 0;
 }
 
 static void on_page(struct api_req *r, int err)
@@ -100,16 +123,15 @@ static void on_page(struct api_req *r, int err)
 		return;
 	}
 	struct json_doc *d = &h->doc;
-	int rc = json_parse(d, r->body.data ? r->body.data : "", r->body.len);
-	int reqs = rc == 0 ? json_obj_get(d, 0, "requests") : -1;
-	int pag = rc == 0 ? json_obj_get(d, 0, "pagination") : -1;
-	if (reqs < 0 || d->toks[reqs].type != JSON_ARRAY) {
+	struct history_page pg;
+	int rc = history_parse_page(d, r->body.data ? r->body.data : "", r->body.len, &pg);
+	if (rc) {
 		log_error(r->api->who, "%s: the answer is not a page of historical logs", h->what);
-		end(h, LG_EPARSE);
+		end(h, rc == LG_ENOMEM ? rc : LG_EPARSE);
 		return;
 	}
-	int64_t total = pag >= 0 ? member_int(d, pag, "totalCount") : -1;
-	int64_t pages = pag >= 0 ? member_int(d, pag, "totalPages") : -1;
+	int64_t total = pg.total_count, pages = pg.total_pages;
+	int reqs = pg.requests;
 	if (total >= 0 && h->page > 1 && (uint64_t)total < h->total_count) {
 		restart(h, "entries left the server's retention while paging");
 		return;
@@ -117,11 +139,11 @@ static void on_page(struct api_req *r, int err)
 	if (total >= 0)
 		h->total_count = (uint64_t)total;
 	h->total_pages = pages;
-	uint32_t n = d->toks[reqs].size;
+	uint32_t n = pg.n;
 	int el = reqs + 1;
 	for (uint32_t i = 0; i < n && h->running; i++) {
 		const struct json_tok *t = &d->toks[el];
-		int64_t start = entry_start(d, el);
+		int64_t start = history_entry_start(d, el);
 		if (start != INT64_MIN)
 			h->last_start_ms = start;
 		h->entries++;

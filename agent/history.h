@@ -73,6 +73,22 @@ struct history {
 	void (*closed)(struct history *h);
 };
 
+/* One answer of GET …/logs, read without I/O (history_parse_page() is pure:
+ * it is fuzzed alone). */
+struct history_page {
+	int requests;        /* the token of the "requests" array */
+	uint32_t n;          /* its entries */
+	int64_t total_count; /* pagination.totalCount; -1: absent or not a count */
+	int64_t total_pages; /* pagination.totalPages; -1: absent or not a count */
+};
+
+/* Parses body into d (sized for HISTORY_MAX_BODY). 0, or LG_EPARSE when it
+ * is not JSON or has no "requests" array; LG_ETOOBIG, LG_ENOMEM. */
+int history_parse_page(struct json_doc *d, const char *body, size_t len, struct history_page *out);
+/* The start time (startTime, or timestamp in the nested shape) of the entry
+ * at token el, or INT64_MIN when it has none that parses. */
+int64_t history_entry_start(const struct json_doc *d, int el);
+
 /* function_name only names the fetch in log lines. */
 int history_init(struct history *h, struct api *a, const char *function_id,
                  const char *function_name, const struct history_cb *cb, void *data);

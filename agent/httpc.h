@@ -12,6 +12,7 @@
 #define SINCH_HTTPC_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -25,7 +26,7 @@ struct httpc_req {
 	CURL *easy;
 	httpc_done_cb done;
 	void *data;
-	char errbuf[CURL_ERROR_SIZE]; /* curl's detailed reason for a failure */
+	char errbuf[CURL_ERROR_SIZE];  /* curl's detailed reason for a failure */
 	struct httpc *owner;           /* set while the transfer runs */
 	struct httpc_req *prev, *next; /* the owner's running transfers */
 };
@@ -48,8 +49,9 @@ void httpc_cancel(struct httpc_req *req);
 void httpc_close(struct httpc *h, void (*closed)(struct httpc *h));
 
 /* The options every transfer of the agent shares: no signals, our user
- * agent, http(s) only, and the proxy and CA bundle when set. */
-void httpc_set_common(CURL *easy, const char *proxy, const char *ca_file);
+ * agent, http(s) only, the proxy and CA bundle when set, and certificate
+ * verification unless verify is false (an explicit, logged choice). */
+void httpc_set_common(CURL *easy, const char *proxy, const char *ca_file, bool verify);
 
 /* The response status of a finished or running transfer (0 if none yet). */
 long httpc_status(const struct httpc_req *req);

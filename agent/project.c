@@ -42,6 +42,9 @@ const struct opt_def project_opts[] = {
     {"proxy", OPT_STRING, NULL, 0, P(proxy), NULL, "HTTP(S) proxy for the API and token URL"},
     {"ca_file", OPT_STRING, NULL, 0, P(ca_file), NULL,
      "CA bundle to verify the API's certificate (default: the system's)"},
+    {"tls_verify", OPT_BOOL, "on", 0, P(tls_verify), NULL,
+     "verify the certificates of the API and token URL; off encrypts without checking who "
+     "answers (warned about at every start; never in production)"},
     {"labels", OPT_LIST, "", 0, P(labels), NULL,
      "static fields added to every record: key=value, comma-separated"},
     {"include_bodies", OPT_BOOL, "false", 0, P(include_bodies), NULL,
@@ -173,6 +176,13 @@ struct project *project_new(const struct conf_section *sec, struct conf_errs *er
 	p->name = strdup(sec->name ? sec->name : "default");
 	opts_apply(project_opts, &p->conf, sec, errs);
 	conf_check_unused(sec, errs);
+	if (!p->conf.tls_verify) {
+		struct opt_origin o = opts_origin(sec, "tls_verify");
+		conf_warn(errs, o.file, o.line,
+		          "[project %s]: tls_verify = off: the API's and token URL's certificates "
+		          "are not checked; anyone on the path can read the credentials",
+		          sec->name);
+	}
 	struct project_conf *c = &p->conf;
 	c->project_id = env_default(c->project_id, "SINCH_PROJECT_ID");
 	c->key_id = env_default(c->key_id, "SINCH_KEY_ID");
@@ -520,6 +530,7 @@ int project_open(struct project *p, uv_loop_t *loop, struct httpc *http, struct 
 	sc->level = c->level > 0 ? level_params[c->level] : NULL;
 	sc->proxy = c->proxy;
 	sc->ca_file = c->ca_file;
+	sc->tls_verify = c->tls_verify;
 	sc->idle_timeout_ms = c->idle_timeout_ms;
 	sc->max_event_size = c->max_event_size;
 	sc->resume_overlap_ms = c->resume_overlap_ms;
@@ -544,6 +555,7 @@ int project_open(struct project *p, uv_loop_t *loop, struct httpc *http, struct 
 	    .static_token = c->token,
 	    .proxy = c->proxy,
 	    .ca_file = c->ca_file,
+	    .tls_verify = c->tls_verify,
 	    .backoff_base_ms = c->backoff_base_ms,
 	    .backoff_max_ms = c->backoff_max_ms,
 	};
@@ -555,6 +567,7 @@ int project_open(struct project *p, uv_loop_t *loop, struct httpc *http, struct 
 	    .project_id = c->project_id,
 	    .proxy = c->proxy,
 	    .ca_file = c->ca_file,
+	    .tls_verify = c->tls_verify,
 	    .backoff_base_ms = c->backoff_base_ms,
 	    .backoff_max_ms = c->backoff_max_ms,
 	    .limit = {(unsigned)c->api_rate_limit, (unsigned)c->logs_rate_limit},

@@ -43,6 +43,7 @@ struct project_conf {
 	uint64_t initial_lookback_ms;
 	char *proxy;
 	char *ca_file;
+	bool tls_verify;
 	struct opt_list labels;
 	bool include_bodies;
 	struct opt_list redact_headers;

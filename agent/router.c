@@ -298,10 +298,13 @@ static int setup_common(struct router_sink *rs, const struct conf_section *sec,
 	}
 	struct buf path;
 	buf_init(&path, 8192);
-	if (c->dead_letter_dir)
-		buf_puts(&path, c->dead_letter_dir);
-	else
-		buf_printf(&path, "%s/dead-letter", state_dir ? state_dir : ".");
+	int brc = c->dead_letter_dir
+	              ? buf_puts(&path, c->dead_letter_dir)
+	              : buf_printf(&path, "%s/dead-letter", state_dir ? state_dir : ".");
+	if (brc) {
+		buf_free(&path);
+		return brc;
+	}
 	/* A sink of a command without a state directory (tail's printer)
 	 * rejects nothing; no dead-letter directory is made for it. */
 	if (!check_only && (c->dead_letter_dir || state_dir) && mkdir_p(path.data) != 0) {
@@ -310,9 +313,10 @@ static int setup_common(struct router_sink *rs, const struct conf_section *sec,
 		         strerror(errno));
 		rc = LG_ECONFIG;
 	}
-	buf_printf(&path, "/%s.jsonl", sec->name);
-	rs->dead_letter_path = buf_detach(&path, NULL);
-	return rc;
+	brc = buf_printf(&path, "/%s.jsonl", sec->name);
+	rs->dead_letter_path = brc ? NULL : buf_detach(&path, NULL);
+	buf_free(&path);
+	return brc ? brc : rc;
 }
 
 int router_sink_new(struct router *rt, const struct conf_section *sec, const struct sink_type *type,
@@ -324,15 +328,21 @@ int router_sink_new(struct router *rt, const struct conf_section *sec, const str
 	if (!rs)
 		return LG_ENOMEM;
 	rs->router = rt;
+	rs->closed = true; /* until open succeeds */
 	struct sink *s = &rs->sink;
 	s->name = strdup(sec->name);
 	struct buf who;
 	buf_init(&who, 1024);
-	buf_printf(&who, "sink %s", sec->name);
-	s->who = buf_detach(&who, NULL);
+	if (buf_printf(&who, "sink %s", sec->name) == 0)
+		s->who = buf_detach(&who, NULL);
 	/* The sink outlives the configuration it was read from (a reload
 	 * frees it): it keeps a copy of the file name. */
 	rs->file = strdup(sec->file ? sec->file : "?");
+	if (!s->name || !s->who || !rs->file) {
+		buf_free(&who);
+		conf_err(errs, sec->file, sec->line, "[sink %s]: out of memory", sec->name);
+		return LG_ENOMEM;
+	}
 	s->loop = rt->loop;
 	s->check_only = check_only;
 	s->file = rs->file;
@@ -344,9 +354,6 @@ int router_sink_new(struct router *rt, const struct conf_section *sec, const str
 	s->http = check_only ? NULL : rt->http;
 	s->on_ack = on_ack;
 	s->router_data = rs;
-	rs->closed = true; /* until open succeeds */
-	if (!s->name || !s->who || !rs->file)
-		return LG_ENOMEM;
 	if (opts_apply(sink_common_opts, &rs->common, sec, errs) != 0)
 		return LG_ECONFIG;
 	s->type = type ? type : sink_type_find(rs->common.type);
@@ -356,15 +363,19 @@ int router_sink_new(struct router *rt, const struct conf_section *sec, const str
 		         rs->common.type);
 		return LG_ECONFIG;
 	}
-	int result = 0;
-	if (setup_common(rs, sec, state_dir, check_only, errs) != 0)
-		result = LG_ECONFIG;
+	int result = setup_common(rs, sec, state_dir, check_only, errs);
+	if (result == LG_ENOMEM) {
+		conf_err(errs, sec->file, sec->line, "[sink %s]: out of memory", sec->name);
+		return result;
+	}
 	s->queue_max_records = (uint64_t)rs->common.queue_max_records;
 	s->queue_max_bytes = rs->common.queue_max_bytes;
 	if (s->type->conf_size) {
 		s->conf = calloc(1, s->type->conf_size);
-		if (!s->conf)
+		if (!s->conf) {
+			conf_err(errs, sec->file, sec->line, "[sink %s]: out of memory", sec->name);
 			return LG_ENOMEM;
+		}
 	}
 	if (s->type->opts && opts_apply(s->type->opts, s->conf, sec, errs) != 0)
 		result = LG_ECONFIG;

@@ -415,7 +415,7 @@ static void start_request(struct stream *s, const char *token)
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
-	httpc_set_common(e, s->conf->proxy, s->conf->ca_file);
+	httpc_set_common(e, s->conf->proxy, s->conf->ca_file, s->conf->tls_verify);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	s->status = 0;

@@ -48,6 +48,7 @@ struct stream_conf {
 	const char *level; /* server-side minimum level, or NULL */
 	const char *proxy;
 	const char *ca_file;
+	bool tls_verify;
 	uint64_t idle_timeout_ms;
 	uint64_t max_event_size;
 	uint64_t resume_overlap_ms;

@@ -31,7 +31,7 @@ static CURL *new_easy(const struct http_sink *h, const char *url, struct curl_sl
 	if (!e)
 		return NULL;
 	curl_easy_setopt(e, CURLOPT_URL, url);
-	httpc_set_common(e, c->proxy, c->ca_file);
+	httpc_set_common(e, c->proxy, c->ca_file, c->tls_verify);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout);
@@ -41,10 +41,6 @@ static CURL *new_easy(const struct http_sink *h, const char *url, struct curl_sl
 	if (c->cert_file) {
 		curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file);
 		curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file);
-	}
-	if (!c->tls_verify) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	if (c->auth == HTTP_AUTH_BASIC) {
 		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);

@@ -113,6 +113,34 @@ def main():
     for i, value in enumerate((b"120", b"Sun, 06 Nov 1994 08:49:37 GMT", b"-1", b"1e3")):
         write(d, "retry-after-%d" % i, bytes([0xC0 | 0x30]) + value)
 
+    d = reset("history_page")
+    events = [open(p, "rb").read().strip() for p in
+              sorted(glob.glob(os.path.join(DATA, "normalize", "*.in")))]
+    good = [e for e in events if e.startswith(b"{")]
+    for i in range(0, len(good), 4):
+        page = good[i:i + 4]
+        body = (b'{"requests":[' + b",".join(page) + b'],"pagination":{"page":%d,'
+                b'"pageSize":4,"totalCount":%d,"totalPages":%d}}'
+                % (i // 4 + 1, len(good), (len(good) + 3) // 4))
+        write(d, "page-%02d" % (i // 4), body)
+    write(d, "empty", b'{"requests":[],"pagination":{"page":1,"pageSize":100,'
+                      b'"totalCount":0,"totalPages":0}}')
+    write(d, "no-pagination", b'{"requests":[' + good[0] + b']}')
+    write(d, "odd-types", b'{"requests":[1,"x",null,{}],"pagination":{"totalCount":"7",'
+                          b'"totalPages":99999999999999999999}}')
+
+    d = reset("token")
+    for i, body in enumerate((
+            b'{"access_token":"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln","token_type":"bearer",'
+            b'"expires_in":3600,"scope":"functions:read"}',
+            b'{"access_token":"t","expires_in":0.5}',
+            b'{"access_token":"t","expires_in":1e308}',
+            b'{"access_token":"","expires_in":10}',
+            b'{"access_token":7}',
+            b'{"error":"invalid_client","error_description":"bad key id or secret"}',
+            b'[]')):
+        write(d, "answer-%d" % i, body)
+
     d = reset("conf")
     for path in sorted(glob.glob(os.path.join(DATA, "conf", "*.conf")) +
                        glob.glob(os.path.join(SRC, "conf", "*.conf"))):

@@ -13,7 +13,7 @@
 
 /* The whole file, NUL-terminated (it may hold NULs itself); NULL when it
  * cannot be opened. */
-static char *df_read(const char *path, size_t *len)
+static inline char *df_read(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -32,7 +32,7 @@ static char *df_read(const char *path, size_t *len)
 
 /* Calls run(dir, NAME) for each NAME.in in tests/data/subdir; returns how
  * many. */
-static int df_each_case(const char *subdir, void (*run)(const char *dir, const char *name))
+static inline int df_each_case(const char *subdir, void (*run)(const char *dir, const char *name))
 {
 	const char *data = getenv("SINCH_TEST_DATA");
 	assert_non_null(data);
@@ -56,7 +56,7 @@ static int df_each_case(const char *subdir, void (*run)(const char *dir, const c
 }
 
 /* Writes what a case produced beside /tmp for a look, and fails. */
-static void df_differs(const char *test, const char *name, const char *data, size_t len)
+static inline void df_differs(const char *test, const char *name, const char *data, size_t len)
 {
 	char path[512];
 	snprintf(path, sizeof(path), "/tmp/%s.%s.got", test, name);
