@@ -517,12 +517,12 @@ static int syslog_open(struct sink *s, struct conf_errs *errs)
 		snprintf(y->host, sizeof(y->host), "%s", c->hostname);
 	else if (gethostname(y->host, sizeof(y->host) - 1) != 0)
 		y->host[0] = '\0';
-	y->fmt =
-	    (struct syslog_fmt){c->format,   c->mode,  syslog_fmt_facility(c->facility), y->host,
-	                        c->app_name, c->sd_id, (size_t)c->max_message_size};
 	y->framing = c->transport == T_UDP || c->transport == T_UNIX || c->transport == T_RELP
 	                 ? SYSLOG_FMT_NONE
 	                 : (c->framing == 1 ? SYSLOG_FMT_LF : SYSLOG_FMT_OCTET);
+	y->fmt = (struct syslog_fmt){
+	    c->format,   c->mode,  syslog_fmt_facility(c->facility), y->host,
+	    c->app_name, c->sd_id, (size_t)c->max_message_size,      y->framing == SYSLOG_FMT_LF};
 	uint64_t max_rec = s->max_record_size ? s->max_record_size : (16u << 20);
 	json_doc_init(&y->doc, (uint32_t)(max_rec + 1 < UINT32_MAX ? max_rec + 1 : UINT32_MAX));
 	/* A message, plus what a truncated text may overshoot by. */

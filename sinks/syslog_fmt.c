@@ -142,12 +142,12 @@ static int put_time(struct buf *b, int64_t ms, bool rfc3164)
 /* Text with U+0000 written as "#000" (a NUL ends the message at many
  * receivers); with sd, '"', '\' and ']' escaped. Stops once more than limit
  * bytes were written, so that a huge text never fills the bounded buffer. */
-static int put_text(struct buf *b, const char *s, size_t n, bool sd, size_t limit)
+static int put_text(struct buf *b, const char *s, size_t n, bool sd, bool lf, size_t limit)
 {
 	size_t start = b->len;
 	for (size_t i = 0; i < n && b->len - start <= limit;) {
 		size_t run = 0;
-		while (i + run < n && s[i + run] != '\0' &&
+		while (i + run < n && s[i + run] != '\0' && !(lf && s[i + run] == '\n') &&
 		       !(sd && (s[i + run] == '"' || s[i + run] == '\\' || s[i + run] == ']')))
 			run++;
 		size_t room = limit - (b->len - start) + 1;
@@ -155,7 +155,9 @@ static int put_text(struct buf *b, const char *s, size_t n, bool sd, size_t limi
 		i += run;
 		if (rc == 0 && i < n) {
 			char esc[2] = {'\\', s[i]};
-			rc = s[i] == '\0' ? buf_append(b, "#000", 4) : buf_append(b, esc, 2);
+			rc = s[i] == '\0'   ? buf_append(b, "#000", 4)
+			     : s[i] == '\n' ? buf_append(b, "#012", 4)
+			                    : buf_append(b, esc, 2);
 			i++;
 		}
 		if (rc < 0)
@@ -207,7 +209,7 @@ static int sd_param(struct buf *b, const char *name, const char *v, size_t n)
 		return 0;
 	int rc = buf_printf(b, " %s=\"", name);
 	if (rc == 0)
-		rc = put_text(b, v, n, true, SIZE_MAX - 1);
+		rc = put_text(b, v, n, true, false, SIZE_MAX - 1);
 	return rc < 0 ? rc : buf_putc(b, '"');
 }
 
@@ -234,10 +236,10 @@ static int put_sd(struct buf *b, const struct syslog_fmt *f, const struct record
 }
 
 /* Appends msg (at most room bytes, cut at a character boundary) to b. */
-static int put_msg(struct buf *b, const char *msg, size_t n, size_t room, bool *cut)
+static int put_msg(struct buf *b, const char *msg, size_t n, bool lf, size_t room, bool *cut)
 {
 	size_t start = b->len;
-	int rc = put_text(b, msg, n, false, room);
+	int rc = put_text(b, msg, n, false, lf, room);
 	if (rc < 0)
 		return rc;
 	*cut = b->len - start > room;
@@ -342,7 +344,7 @@ static int build(const struct syslog_fmt *f, const struct record *r, const struc
 		return rc;
 	size_t room = f->max_message_size > b->len ? f->max_message_size - b->len : 0;
 	bool cut = false;
-	rc = put_msg(b, m->msg, m->msg_len, room, &cut);
+	rc = put_msg(b, m->msg, m->msg_len, f->escape_lf, room, &cut);
 	if (cut)
 		st->truncated++;
 	st->messages++;

@@ -26,9 +26,9 @@
  * at a UTF-8 character boundary (counted as truncated); if the header and
  * the SD-ELEMENT alone do not fit, the SD-ELEMENT becomes "-" (counted).
  * Framing: octet counting (RFC 6587 "LEN SP MSG", the count taken after
- * truncation, so a newline inside travels as is), LF (each LF inside the
- * message becomes "#012", rsyslog's own escape, then one LF ends it), or
- * none (one datagram per message). */
+ * truncation, so a newline inside travels as is), LF (one LF ends each
+ * message; format with escape_lf so none is left inside: an LF that still
+ * is becomes "#012"), or none (one datagram per message). */
 #ifndef SINCH_SYSLOG_FMT_H
 #define SINCH_SYSLOG_FMT_H
 
@@ -57,6 +57,10 @@ struct syslog_fmt {
 	const char *app_name; /* template; NULL: "sinch-fn" */
 	const char *sd_id;    /* NULL: "fn@32473" */
 	size_t max_message_size;
+	/* LF framing: each LF inside MSG is written as "#012" (rsyslog's own
+	 * escape) as part of the message, so the escapes count toward
+	 * max_message_size and the framed line never outgrows it. */
+	bool escape_lf;
 };
 
 struct syslog_fmt_stats {

@@ -111,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	struct out o = {.max = f.max_message_size};
 	o.framing = (b & 0x80) ? SYSLOG_FMT_LF : SYSLOG_FMT_OCTET;
+	f.escape_lf = o.framing == SYSLOG_FMT_LF;
 	o.rfc5424 = f.format == SYSLOG_FMT_RFC5424;
 
 	struct record *r = NULL;

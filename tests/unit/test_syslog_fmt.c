@@ -128,7 +128,8 @@ static void run_case(const char *dir, const char *name)
 		*eq = '\0';
 		const char *v = eq + 3;
 		if (strcmp(line, "format") == 0)
-			f.format = strcmp(v, "rfc3164") == 0 ? SYSLOG_FMT_RFC3164 : SYSLOG_FMT_RFC5424;
+			f.format =
+			    strcmp(v, "rfc3164") == 0 ? SYSLOG_FMT_RFC3164 : SYSLOG_FMT_RFC5424;
 		else if (strcmp(line, "mode") == 0)
 			f.mode = strcmp(v, "line") == 0 ? SYSLOG_FMT_LINE : SYSLOG_FMT_REQUEST;
 		else if (strcmp(line, "framing") == 0)
@@ -149,6 +150,7 @@ static void run_case(const char *dir, const char *name)
 			fail_msg("%s: unknown option %s", name, line);
 	}
 	assert_true(f.facility >= 0);
+	f.escape_lf = o.framing == SYSLOG_FMT_LF;
 	o.max = f.max_message_size;
 
 	struct json_doc d;
