@@ -224,6 +224,10 @@ struct opt_origin opts_origin(const struct conf_section *sec, const char *name);
 
 void opts_print_help(const struct opt_def *table, FILE *out);
 void opts_print_markdown(const struct opt_def *table, FILE *out);
+/* The same as a man page's .TP list (opts_roff.c). */
+void opts_print_roff(const struct opt_def *table, FILE *out);
+/* "string", "integer", "duration"... */
+const char *opts_type_name(enum opt_type t);
 /* Prints "key = value" for every set option, in config syntax; secrets (and
  * kv values whose key names a password, secret, token, credential or key) as
  * "<redacted>". */

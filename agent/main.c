@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "agent.h"
 #include "cmd.h"
@@ -26,13 +27,15 @@ static void usage(FILE *out)
 	        "      --log-level LVL   debug, info, warning or error (overrides the config)\n"
 	        "      --help-config     print every option of [agent] and [project NAME]\n"
 	        "      --help-sink TYPE  print the options of a sink type\n"
-	        "      --config-reference  print the configuration reference as Markdown\n"
+	        "      --config-reference[=man]  print the configuration reference as "
+	        "Markdown (or man(7))\n"
 	        "      --version         print the version\n"
 	        "  -h, --help            this text\n\n"
 	        "Sink types:");
 	for (const struct sink_type *const *t = sink_types(); *t; t++)
 		fprintf(out, " %s", (*t)->name);
-	fprintf(out, "\nSignals: TERM/INT drain and stop; HUP reopens output files.\n");
+	fprintf(out, "\nSignals: TERM/INT drain and stop; HUP reopens output files and reloads the "
+	             "configuration.\n");
 }
 
 static void help_config(void)
@@ -43,6 +46,23 @@ static void help_config(void)
 	opts_print_help(project_opts, stdout);
 	printf("\n[sink NAME] (every type)\n");
 	opts_print_help(sink_common_opts, stdout);
+}
+
+/* The option list of sinch-logd.conf(5), from the same tables. */
+static void config_reference_man(void)
+{
+	printf(".SS [agent]\n");
+	opts_print_roff(agent_opts, stdout);
+	printf(".SS [project NAME]\n");
+	opts_print_roff(project_opts, stdout);
+	printf(".SS \"[sink NAME], every type\"\n");
+	opts_print_roff(sink_common_opts, stdout);
+	for (const struct sink_type *const *t = sink_types(); *t; t++) {
+		printf(".SS \"[sink NAME] with type = %s\"\n%s\n", (*t)->name,
+		       (*t)->desc ? (*t)->desc : "");
+		if ((*t)->opts)
+			opts_print_roff((*t)->opts, stdout);
+	}
 }
 
 /* The README's configuration reference, from the option tables themselves
@@ -107,6 +127,9 @@ static int run_command(int argc, char **argv, bool *found)
 
 int main(int argc, char **argv)
 {
+	/* Before any configuration or secret is read: no core file or ptrace
+	 * by other users sees them ([agent] allow_core_dumps undoes it). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc > 1 && argv[1][0] != '-') {
 		bool found = false;
 		int status = run_command(argc, argv, &found);
@@ -121,7 +144,7 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
 	    {"help-sink", required_argument, NULL, OPT_HELP_SINK},
-	    {"config-reference", no_argument, NULL, OPT_REF},
+	    {"config-reference", optional_argument, NULL, OPT_REF},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -157,7 +180,16 @@ int main(int argc, char **argv)
 		case OPT_HELP_SINK:
 			return help_sink(optarg);
 		case OPT_REF:
-			config_reference();
+			if (optarg && strcmp(optarg, "man") == 0) {
+				config_reference_man();
+			} else if (optarg && strcmp(optarg, "markdown") != 0) {
+				fprintf(stderr,
+				        "sinch-logd: --config-reference=%s: markdown or man\n",
+				        optarg);
+				return 2;
+			} else {
+				config_reference();
+			}
 			return 0;
 		case 'h':
 			usage(stdout);

@@ -233,7 +233,7 @@ int opts_defaults(const struct opt_def *table, void *target)
 	return fill_defaults(table, target, NULL);
 }
 
-static const char *type_name(enum opt_type t)
+const char *opts_type_name(enum opt_type t)
 {
 	static const char *const names[] = {"string",   "integer", "boolean", "size",
 	                                    "duration", "list",    "enum",    "kv"};
@@ -368,7 +368,7 @@ static void bad_value(struct conf_errs *errs, const struct conf_entry *e, const 
 		         e->key, what, o->choices);
 	} else if (rc == LG_ETOOBIG) {
 		conf_err(errs, e->file, e->line, "key '%s': %s %s out of range", e->key,
-		         type_name(o->type), what);
+		         opts_type_name(o->type), what);
 	} else {
 		const char *hint = o->type == OPT_BOOL
 		                       ? " (expected true/false, yes/no, on/off, 1/0)"
@@ -376,7 +376,7 @@ static void bad_value(struct conf_errs *errs, const struct conf_entry *e, const 
 		                   : o->type == OPT_SIZE     ? " (e.g. 512, 64K, 16M, 1G)"
 		                                             : "";
 		conf_err(errs, e->file, e->line, "key '%s': invalid %s %s%s", e->key,
-		         type_name(o->type), what, hint);
+		         opts_type_name(o->type), what, hint);
 	}
 }
 
@@ -714,7 +714,7 @@ void opts_print_help(const struct opt_def *table, FILE *out)
 	for (const struct opt_def *o = table; o->name; o++) {
 		int n = (int)strlen(o->name) + (o->type == OPT_KV ? 1 : 0);
 		wn = n > wn ? n : wn;
-		wt = width(type_name(o->type), wt);
+		wt = width(opts_type_name(o->type), wt);
 		wd = width(o->def ? o->def : "-", wd);
 		wf = width(flags_text(o->flags), wf);
 	}
@@ -723,8 +723,8 @@ void opts_print_help(const struct opt_def *table, FILE *out)
 	for (const struct opt_def *o = table; o->name; o++) {
 		char name[256];
 		snprintf(name, sizeof(name), "%s%s", o->name, o->type == OPT_KV ? "*" : "");
-		fprintf(out, "  %-*s  %-*s  %-*s  %-*s  %s", wn, name, wt, type_name(o->type), wd,
-		        o->def && *o->def ? o->def : "-", wf, flags_text(o->flags),
+		fprintf(out, "  %-*s  %-*s  %-*s  %-*s  %s", wn, name, wt, opts_type_name(o->type),
+		        wd, o->def && *o->def ? o->def : "-", wf, flags_text(o->flags),
 		        o->desc ? o->desc : "");
 		if (o->type == OPT_ENUM)
 			fprintf(out, " (%s)", o->choices);
@@ -762,7 +762,7 @@ void opts_print_markdown(const struct opt_def *table, FILE *out)
 				c = c[n] ? c + n + 1 : NULL;
 			}
 		} else {
-			fputs(type_name(o->type), out);
+			fputs(opts_type_name(o->type), out);
 		}
 		fputs(" | ", out);
 		if (o->flags & OPT_REQUIRED)

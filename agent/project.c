@@ -447,20 +447,26 @@ void project_fn_remove(struct project_fn *fn)
 	maybe_retire(fn);
 }
 
+static void check_retired(struct project *p);
+
 void project_fn_release(struct project_fn *fn)
 {
 	if (!fn)
 		return;
 	fn->holds--;
 	maybe_retire(fn);
+	check_retired(fn->project);
 }
 
 void project_record_done(struct record *r)
 {
 	if (r->kind == RECORD_REQUEST) {
 		struct stream *s = r->origin;
+		struct project_fn *fn = s->data;
+		struct project *p = fn->project;
 		stream_record_done(s, r);
-		maybe_retire(s->data);
+		maybe_retire(fn);
+		check_retired(p);
 		return;
 	}
 	project_fn_release(r->origin);
@@ -667,6 +673,40 @@ void project_close(struct project *p, void (*closed)(struct project *p))
 	monitor_close(p);
 	close_tail(p);
 	project_part_closed(p);
+}
+
+size_t project_in_flight(const struct project *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->nfns; i++) {
+		const struct project_fn *fn = p->fns[i];
+		n += fn->holds + (fn->stream_open ? stream_in_flight(&fn->stream) : 0);
+	}
+	return n;
+}
+
+static void check_retired(struct project *p)
+{
+	if (!p->retired_cb || p->closing || project_in_flight(p) > 0)
+		return;
+	void (*cb)(struct project * p) = p->retired_cb;
+	p->retired_cb = NULL;
+	log_info(p->who, "every record acknowledged, checkpoints written: closing");
+	/* project_close writes the checkpoints (stream_close waits for the
+	 * write). */
+	project_save_checkpoints(p);
+	project_close(p, cb);
+}
+
+void project_retire(struct project *p, void (*closed)(struct project *p))
+{
+	project_stop(p);
+	p->retired_cb = closed;
+	size_t n = project_in_flight(p);
+	if (n)
+		log_info(p->who,
+		         "stopped reading; closing once its %zu record(s) in flight are done", n);
+	check_retired(p);
 }
 
 void project_free(struct project *p)

@@ -156,6 +156,8 @@ struct project {
 
 	void *agent;
 	void (*on_fatal)(struct project *p);
+	/* project_retire: runs once nothing is in flight, then the close. */
+	void (*retired_cb)(struct project *p);
 	bool stopping, closing, closed;
 	unsigned pending_close;
 	void (*closed_cb)(struct project *p);
@@ -175,6 +177,14 @@ void project_save_checkpoints(struct project *p);
 /* The router says r (of any kind, from a project) is done. */
 void project_record_done(struct record *r);
 void project_close(struct project *p, void (*closed)(struct project *p));
+/* A reload replaces or removes the project: it stops reading, waits until
+ * every record it made is done (acknowledged or dead-lettered by every sink
+ * that took it) and no request is in flight, writes its checkpoints, then
+ * closes; closed runs at the end. Records in sinks point into their stream,
+ * so the streams live until then. */
+void project_retire(struct project *p, void (*closed)(struct project *p));
+/* Records read and not yet done, over all functions. */
+size_t project_in_flight(const struct project *p);
 void project_free(struct project *p);
 
 /* Between project.c, discovery.c and monitor.c. */

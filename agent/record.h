@@ -30,11 +30,15 @@ struct record {
 	size_t json_len;
 
 	/* Router bookkeeping: which stream it came from, its arrival number
-	 * there, how many sinks still owe an acknowledgement. */
+	 * there, how many sinks still owe an acknowledgement and which (bit i:
+	 * the router's sink slot i), and its place in the router's list of
+	 * records not yet done. */
 	void *origin;
 	uint64_t seq;
 	unsigned pending;
 	int failed;
+	uint64_t owed;
+	struct record *rt_prev, *rt_next;
 };
 
 /* Takes ownership of id and json (both malloc'ed); refs starts at 1.

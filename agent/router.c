@@ -43,7 +43,7 @@ void router_init(struct router *rt, uv_loop_t *loop)
 	rt->loop = loop;
 }
 
-static bool takes(const struct router_sink *rs, const struct record *r)
+bool router_takes(const struct router_sink *rs, const struct record *r)
 {
 	if (!(rs->kind_mask & (1u << r->kind)))
 		return false;
@@ -145,55 +145,110 @@ static void dead_letter(struct router_sink *rs, struct record *r, const char *re
 	}
 }
 
+static void list_push(struct router *rt, struct record *r)
+{
+	r->rt_next = NULL;
+	r->rt_prev = rt->tail;
+	if (rt->tail)
+		rt->tail->rt_next = r;
+	else
+		rt->head = r;
+	rt->tail = r;
+}
+
+static void list_remove(struct router *rt, struct record *r)
+{
+	if (r->rt_prev)
+		r->rt_prev->rt_next = r->rt_next;
+	else
+		rt->head = r->rt_next;
+	if (r->rt_next)
+		r->rt_next->rt_prev = r->rt_prev;
+	else
+		rt->tail = r->rt_prev;
+	r->rt_prev = r->rt_next = NULL;
+}
+
+void router_settle(struct router *rt, struct record *r, uint64_t bit)
+{
+	r->owed &= ~bit;
+	if (--r->pending > 0)
+		return;
+	list_remove(rt, r);
+	if (rt->on_done)
+		rt->on_done(rt, r);
+	record_unref(r);
+}
+
 static void on_ack(struct sink *s, struct record *r, int result, const char *reason)
 {
 	struct router_sink *rs = s->router_data;
 	struct router *rt = rs->router;
+	uint64_t bit = UINT64_C(1) << rs->slot;
+	if (!(r->owed & bit)) {
+		log_error(rs->sink.who, "acknowledged record %s twice; ignored",
+		          r->id ? r->id : "-");
+		return;
+	}
 	rs->held_records--;
 	rs->held_bytes -= r->json_len;
 	if (result == 0)
 		rs->delivered++;
 	else
 		dead_letter(rs, r, reason ? reason : lg_strerror(result));
-	if (--r->pending == 0 && rt->on_done)
-		rt->on_done(rt, r);
+	router_settle(rt, r, bit);
 	if (rs->full)
 		update_full(rs);
 }
 
+void router_hand(struct router_sink *rs, struct record *r)
+{
+	rs->held_records++;
+	rs->held_bytes += r->json_len;
+	rs->submitted++;
+	update_full(rs);
+	int rc = rs->sink.type->submit(&rs->sink, r);
+	if (rc != 0)
+		on_ack(&rs->sink, r, rc, lg_strerror(rc));
+}
+
 void router_submit(struct router *rt, struct record *r)
 {
-	/* Count first, submit after: a sink may acknowledge synchronously. */
+	/* Count first, submit after: a sink may acknowledge synchronously. A
+	 * successor waiting for its slot takes records too: they wait in the
+	 * list until it opens. */
 	unsigned n = 0;
-	for (size_t i = 0; i < rt->nsinks; i++)
-		if (!rt->sinks[i]->closed && takes(rt->sinks[i], r))
+	uint64_t owed = 0;
+	for (size_t i = 0; i < rt->nsinks; i++) {
+		const struct router_sink *rs = rt->sinks[i];
+		if ((!rs->closed || rs->waiting) && router_takes(rs, r)) {
 			n++;
+			owed |= UINT64_C(1) << rs->slot;
+		}
+	}
 	r->pending = n;
+	r->owed = owed;
 	if (n == 0)
 		return;
+	list_push(rt, record_ref(r));
 	record_ref(r);
 	for (size_t i = 0; i < rt->nsinks; i++) {
 		struct router_sink *rs = rt->sinks[i];
-		if (rs->closed || !takes(rs, r))
-			continue;
-		rs->held_records++;
-		rs->held_bytes += r->json_len;
-		rs->submitted++;
-		update_full(rs);
-		int rc = rs->sink.type->submit(&rs->sink, r);
-		if (rc != 0)
-			on_ack(&rs->sink, r, rc, lg_strerror(rc));
+		if (!rs->closed && router_takes(rs, r))
+			router_hand(rs, r);
 	}
 	record_unref(r);
 }
 
 bool router_accepting(const struct router *rt, const char *function_name)
 {
-	if (rt->full_sinks == 0)
+	if (rt->full_sinks == 0 && rt->waiting_sinks == 0)
 		return true;
-	for (size_t i = 0; i < rt->nsinks; i++)
-		if (rt->sinks[i]->full && matches_function(rt->sinks[i], function_name))
+	for (size_t i = 0; i < rt->nsinks; i++) {
+		const struct router_sink *rs = rt->sinks[i];
+		if ((rs->full || rs->waiting) && matches_function(rs, function_name))
 			return false;
+	}
 	return true;
 }
 
@@ -264,20 +319,14 @@ static int setup_common(struct router_sink *rs, const struct conf_section *sec,
 	return brc ? brc : rc;
 }
 
-int router_add_sink(struct router *rt, const struct conf_section *sec, const struct sink_type *type,
+int router_sink_new(struct router *rt, const struct conf_section *sec, const struct sink_type *type,
                     const char *state_dir, uint64_t max_event_size, bool check_only,
-                    struct conf_errs *errs)
+                    struct conf_errs *errs, struct router_sink **out)
 {
 	struct router_sink *rs = calloc(1, sizeof(*rs));
-	struct router_sink **grown = realloc(rt->sinks, (rt->nsinks + 1) * sizeof(*rt->sinks));
-	if (!rs || !grown) {
-		free(rs);
-		if (grown)
-			rt->sinks = grown;
+	*out = rs;
+	if (!rs)
 		return LG_ENOMEM;
-	}
-	rt->sinks = grown;
-	rt->sinks[rt->nsinks++] = rs;
 	rs->router = rt;
 	rs->closed = true; /* until open succeeds */
 	struct sink *s = &rs->sink;
@@ -286,14 +335,17 @@ int router_add_sink(struct router *rt, const struct conf_section *sec, const str
 	buf_init(&who, 1024);
 	if (buf_printf(&who, "sink %s", sec->name) == 0)
 		s->who = buf_detach(&who, NULL);
-	if (!s->name || !s->who) {
+	/* The sink outlives the configuration it was read from (a reload
+	 * frees it): it keeps a copy of the file name. */
+	rs->file = strdup(sec->file ? sec->file : "?");
+	if (!s->name || !s->who || !rs->file) {
 		buf_free(&who);
 		conf_err(errs, sec->file, sec->line, "[sink %s]: out of memory", sec->name);
 		return LG_ENOMEM;
 	}
 	s->loop = rt->loop;
 	s->check_only = check_only;
-	s->file = sec->file;
+	s->file = rs->file;
 	s->line = sec->line;
 	s->section = sec;
 	s->max_event_size = max_event_size;
@@ -328,12 +380,54 @@ int router_add_sink(struct router *rt, const struct conf_section *sec, const str
 	if (s->type->opts && opts_apply(s->type->opts, s->conf, sec, errs) != 0)
 		result = LG_ECONFIG;
 	conf_check_unused(sec, errs);
-	if (errs->count || result)
+	return errs->count || result ? LG_ECONFIG : 0;
+}
+
+int router_sink_open(struct router_sink *rs, struct conf_errs *errs)
+{
+	struct sink *s = &rs->sink;
+	int rc = s->type->open(s, errs) != 0 ? LG_ECONFIG : 0;
+	/* The section belongs to a configuration a reload may free. */
+	s->section = NULL;
+	if (rc == 0)
+		rs->closed = false;
+	return rc;
+}
+
+static int take_slot(struct router *rt, struct router_sink *rs, const struct conf_section *sec,
+                     struct conf_errs *errs)
+{
+	for (unsigned i = 0; i < ROUTER_MAX_SINKS; i++) {
+		if (rt->slots & (UINT64_C(1) << i))
+			continue;
+		rt->slots |= UINT64_C(1) << i;
+		rs->slot = i;
+		return 0;
+	}
+	conf_err(errs, sec->file, sec->line, "[sink %s]: too many sinks (at most %d)", sec->name,
+	         ROUTER_MAX_SINKS);
+	return LG_ECONFIG;
+}
+
+int router_add_sink(struct router *rt, const struct conf_section *sec, const struct sink_type *type,
+                    const char *state_dir, uint64_t max_event_size, bool check_only,
+                    struct conf_errs *errs)
+{
+	struct router_sink **grown = realloc(rt->sinks, (rt->nsinks + 1) * sizeof(*rt->sinks));
+	if (!grown)
+		return LG_ENOMEM;
+	rt->sinks = grown;
+	struct router_sink *rs;
+	int rc = router_sink_new(rt, sec, type, state_dir, max_event_size, check_only, errs, &rs);
+	if (rc == LG_ENOMEM) {
+		router_sink_free(rs);
+		return rc;
+	}
+	/* Kept even when invalid: the caller counts the sections it saw. */
+	rt->sinks[rt->nsinks++] = rs;
+	if (take_slot(rt, rs, sec, errs) != 0 || rc)
 		return LG_ECONFIG;
-	if (s->type->open(s, errs) != 0)
-		return LG_ECONFIG;
-	rs->closed = false;
-	return 0;
+	return router_sink_open(rs, errs);
 }
 
 int router_add_sinks(struct router *rt, const struct conf *c, const char *state_dir,
@@ -352,6 +446,14 @@ int router_add_sinks(struct router *rt, const struct conf *c, const char *state_
 			result = rc;
 	}
 	return errs->count ? LG_ECONFIG : result;
+}
+
+struct router_sink *router_find_sink(const struct router *rt, const char *name)
+{
+	for (size_t i = 0; i < rt->nsinks; i++)
+		if (strcmp(rt->sinks[i]->sink.name, name) == 0)
+			return rt->sinks[i];
+	return NULL;
 }
 
 void router_reopen(struct router *rt)
@@ -376,6 +478,11 @@ static void run_op(struct router *rt, bool closing, uint64_t deadline,
 {
 	rt->ops_done = done;
 	rt->pending_ops = 1; /* held until every sink was asked */
+	if (closing) {
+		/* Sinks being replaced close by themselves (router_swap.c). */
+		rt->closing = true;
+		rt->pending_ops += (unsigned)rt->nretiring;
+	}
 	for (size_t i = 0; i < rt->nsinks; i++) {
 		struct router_sink *rs = rt->sinks[i];
 		if (rs->closed)
@@ -402,20 +509,36 @@ void router_close(struct router *rt, void (*done)(struct router *rt))
 	run_op(rt, true, 0, done);
 }
 
+void router_sink_free(struct router_sink *rs)
+{
+	if (!rs)
+		return;
+	if (rs->sink.type && rs->sink.type->opts && rs->sink.conf)
+		opts_free(rs->sink.type->opts, rs->sink.conf);
+	free(rs->sink.conf);
+	opts_free(sink_common_opts, &rs->common);
+	free(rs->sink.name);
+	free(rs->sink.who);
+	free(rs->dead_letter_path);
+	free(rs->file);
+	free(rs);
+}
+
 void router_free(struct router *rt)
 {
-	for (size_t i = 0; i < rt->nsinks; i++) {
-		struct router_sink *rs = rt->sinks[i];
-		if (rs->sink.type && rs->sink.type->opts && rs->sink.conf)
-			opts_free(rs->sink.type->opts, rs->sink.conf);
-		free(rs->sink.conf);
-		opts_free(sink_common_opts, &rs->common);
-		free(rs->sink.name);
-		free(rs->sink.who);
-		free(rs->dead_letter_path);
-		free(rs);
+	/* What no sink acknowledged is read again at the next start. */
+	while (rt->head) {
+		struct record *r = rt->head;
+		list_remove(rt, r);
+		record_unref(r);
 	}
+	for (size_t i = 0; i < rt->nsinks; i++)
+		router_sink_free(rt->sinks[i]);
+	for (size_t i = 0; i < rt->nretiring; i++)
+		router_sink_free(rt->retiring[i]);
 	free(rt->sinks);
+	free(rt->retiring);
 	rt->sinks = NULL;
-	rt->nsinks = 0;
+	rt->retiring = NULL;
+	rt->nsinks = rt->nretiring = 0;
 }

@@ -8,6 +8,7 @@ build-essential cmake pkg-config clang libclang-rt-14-dev
 libuv1-dev libcurl4-openssl-dev libcjson-dev librdkafka-dev zlib1g-dev libssl-dev
 libcmocka-dev
 curl python3 procps util-linux openssl stunnel4 valgrind
+dpkg-dev groff-base lintian logrotate
 rsyslog rsyslog-relp rsyslog-gnutls
 "
 

@@ -568,11 +568,21 @@ static void file_flush(struct sink *s, uint64_t deadline, sink_cb done)
 	kick(f);
 }
 
+/* The file is reopened only when PATH no longer names the open file (moved
+ * away by logrotate, deleted, replaced): a SIGHUP that changed nothing keeps
+ * the handle. Two stat calls on the loop, once per SIGHUP. */
 static void file_reopen(struct sink *s)
 {
 	struct file_sink *f = s->priv;
 	if (!f || f->closing || f->to_stdout)
 		return;
+	struct stat open_st, path_st;
+	if (f->fd >= 0 && !f->rename_pending && fstat(f->fd, &open_st) == 0 &&
+	    stat(f->conf->path, &path_st) == 0 && open_st.st_dev == path_st.st_dev &&
+	    open_st.st_ino == path_st.st_ino) {
+		log_debug(s->who, "SIGHUP: %s is still the open file; not reopened", f->conf->path);
+		return;
+	}
 	f->reopen_pending = true;
 	kick(f);
 }

@@ -23,8 +23,10 @@
  * PATH.1.gz, keeping rotate_keep archives. A file holds at least one record,
  * however large. Rotation waits while the previous archive is being made.
  * SIGHUP (reopen) closes and reopens PATH once written data is fsynced, for
- * logrotate's `create`. close() drops what is not acknowledged (it is
- * replayed on restart) and calls nothing but its callback. */
+ * logrotate's `create`, when PATH no longer names the open file (an
+ * unchanged file keeps its handle). close() drops what is not acknowledged
+ * (the router hands it to a successor on a reload; otherwise it is replayed
+ * on restart) and calls nothing but its callback. */
 #ifndef SINCH_SINK_FILE_H
 #define SINCH_SINK_FILE_H
 

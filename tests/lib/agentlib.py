@@ -82,9 +82,10 @@ class Agent:
     without an exception fails when the log holds a secret (SECRET_PATTERNS,
     plus `secrets`)."""
 
-    def __init__(self, config, args=(), env=None, log_name="agent.log", secrets=()):
+    def __init__(self, config, args=(), env=None, log_name="agent.log", secrets=(), prefix=()):
         self.config = config
         self.args = list(args)
+        self.prefix = list(prefix)  # a command the agent runs under, e.g. setpriv
         self.env = env
         self.secrets = list(secrets)
         self.log_path = os.path.join(os.path.dirname(config), log_name)
@@ -104,7 +105,8 @@ class Agent:
             prefix = ["valgrind", "--tool=memcheck", "--leak-check=full",
                       "--show-leak-kinds=definite,indirect", "--track-origins=yes",
                       "--num-callers=30", "--log-file=" + self.valgrind_log]
-        self.proc = subprocess.Popen(prefix + [agent_bin(), "-c", self.config, verbosity] + self.args,
+        self.proc = subprocess.Popen(self.prefix + prefix + [agent_bin(), "-c", self.config,
+                                                             verbosity] + self.args,
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self._log, env=env)
         return self

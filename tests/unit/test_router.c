@@ -2,7 +2,8 @@
  * sink that took it acknowledged it; a rejected record goes to the sink's
  * dead-letter file once, with its reason, within the size cap; a sink at its
  * queue bounds stops intake for the functions it takes and on_drain fires
- * once it is back under three quarters. */
+ * once it is back under three quarters; a sink replaced by a reload hands
+ * what it did not acknowledge to its successor, a removed one releases it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -298,6 +299,86 @@ static void test_config_errors(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+static unsigned swaps;
+
+static void on_swapped(struct router *rt)
+{
+	(void)rt;
+	swaps++;
+}
+
+/* Loads `text` as a second configuration (a reload's). */
+static void load_second(struct fixture *f, struct conf *c, const char *text)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "%s/new.conf", f->dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	assert_int_equal(conf_load(path, c, &f->errs), 0);
+}
+
+static void test_replace_hands_over_and_remove_releases(void **state)
+{
+	(void)state;
+	struct fixture f;
+	setup_router(&f, "[sink a]\ntype = null\n[sink b]\ntype = null\nmatch = sms-*\n");
+	f.rt.on_swapped = on_swapped;
+	swaps = 0;
+	struct record *r[6];
+	for (int i = 0; i < 4; i++) {
+		r[i] = make("sms-webhook", RECORD_INFO, RECORD_REQUEST);
+		router_submit(&f.rt, r[i]);
+	}
+	ack(&f, 1, 0, 0, NULL); /* b delivered r0 before the reload */
+	unsigned b_slot = f.rt.sinks[1]->slot;
+	struct conf second;
+	load_second(&f, &second, "[sink b]\ntype = null\nmatch = *\n");
+	assert_int_equal(router_replace_sink(&f.rt, 1, &second.sections[0], f.dir, 1 << 20,
+	                                     uv_now(&f.loop) + 1000, &f.errs),
+	                 0);
+	/* The holding sink flushed and closed at once: the successor is open
+	 * and took r1..r3 (not r0), in order. */
+	assert_int_equal(swaps, 1);
+	assert_false(router_swapping(&f.rt));
+	struct router_sink *nb = f.rt.sinks[1];
+	assert_int_equal(nb->slot, b_slot);
+	assert_false(nb->waiting);
+	assert_int_equal(nb->submitted, 3);
+	/* The new match takes every function now. */
+	r[4] = make("ivr-handler", RECORD_INFO, RECORD_REQUEST);
+	router_submit(&f.rt, r[4]);
+	assert_int_equal(r[4]->pending, 2);
+	while (nb->delivered < 4)
+		uv_run(&f.loop, UV_RUN_ONCE);
+	assert_int_equal(f.ndone, 0); /* a holds all five */
+	for (size_t i = 0; i < 2; i++)
+		ack(&f, 0, i, 0, NULL);
+	assert_int_equal(f.ndone, 2);
+	/* a is removed holding r2..r5: they are done as far as it goes. */
+	r[5] = make("sms-webhook", RECORD_INFO, RECORD_REQUEST);
+	router_submit(&f.rt, r[5]);
+	assert_int_equal(
+	    router_replace_sink(&f.rt, 0, NULL, f.dir, 1 << 20, uv_now(&f.loop), &f.errs), 0);
+	assert_int_equal(f.rt.nsinks, 1);
+	while (f.ndone < 6)
+		uv_run(&f.loop, UV_RUN_ONCE);
+	for (int i = 0; i < 6; i++) {
+		size_t seen = 0;
+		for (size_t j = 0; j < f.ndone; j++)
+			seen += f.done[j] == r[i];
+		assert_int_equal(seen, 1); /* each record done exactly once */
+		assert_int_equal(r[i]->owed, 0);
+	}
+	assert_null(f.rt.head);
+	assert_int_equal(swaps, 2);
+	for (int i = 0; i < 6; i++)
+		record_unref(r[i]);
+	teardown_router(&f);
+	conf_free(&second);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +386,7 @@ int main(void)
 	    cmocka_unit_test(test_dead_letter_once_with_reason_and_cap),
 	    cmocka_unit_test(test_queue_bounds_pause_and_drain),
 	    cmocka_unit_test(test_config_errors),
+	    cmocka_unit_test(test_replace_hands_over_and_remove_releases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
